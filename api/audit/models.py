@@ -1,0 +1,88 @@
+"""The audit table (contract section 7) as a SQLAlchemy 2 declarative model.
+
+The model is what the code queries; the schema itself comes from the Alembic
+migrations in `migrations/` (a test checks that the two agree). Free-form strings are
+unbounded (`VARCHAR` without a length) so no value a client sends can make a row fail
+to insert and block the batch it is in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Dialect, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+TABLE_NAME = "audit_log"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    Postgres keeps `timestamptz`; SQLite has no time zones and stores the naive UTC
+    text, which still sorts and compares correctly because every value is UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so migrations can drop or alter them on every engine.
+    metadata = MetaData(naming_convention={"pk": "pk_%(table_name)s", "uq": "uq_%(table_name)s_%(column_0_name)s"})
+
+
+class AuditRow(Base):
+    """One `/v1/chat/completions` request: what happened, never what was said."""
+
+    __tablename__ = TABLE_NAME
+    __table_args__ = (
+        UniqueConstraint("request_id"),
+        # Listing is newest first with (created_at, id) as the keyset cursor; each filter
+        # gets an index that serves the filter and the order together.
+        Index("ix_audit_log_created_at", "created_at", "id"),
+        Index("ix_audit_log_route_path_created_at", "route_path", "created_at", "id"),
+        Index("ix_audit_log_status_created_at", "status", "created_at", "id"),
+        Index("ix_audit_log_model_created_at", "model", "created_at", "id"),
+    )
+
+    # A surrogate key: the cursor's tie-breaker and a compact primary key; not part of the API.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    route_path: Mapped[str | None] = mapped_column(String())
+    route_reason: Mapped[str | None] = mapped_column(String())
+    model: Mapped[str | None] = mapped_column(String())
+    stream: Mapped[bool | None]
+    status: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None]
+    error_type: Mapped[str | None] = mapped_column(String())
+    latency_ms: Mapped[float | None]
+    ttft_ms: Mapped[float | None]
+    upstream_ms: Mapped[float | None]
+    prompt_tokens: Mapped[int | None] = mapped_column(BigInteger())
+    completion_tokens: Mapped[int | None] = mapped_column(BigInteger())
+    reasoning_steps: Mapped[int | None]
+    tool_calls: Mapped[int | None]
+    prompt_sha256: Mapped[str | None] = mapped_column(String(64))
+    prompt_chars: Mapped[int | None] = mapped_column(BigInteger())
+    message_count: Mapped[int | None]
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    session_id: Mapped[str | None] = mapped_column(String(128))
+    trace_id: Mapped[str | None] = mapped_column(String(64))
+
+
+#: The columns of contract section 7, in its order: the row dict, the spill file and the API use these.
+AUDIT_FIELDS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns if c.name != "id")

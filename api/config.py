@@ -1,0 +1,226 @@
+"""Settings: the single place the gateway reads its environment (and `.env`).
+
+Every field is read once at start-up into a `Settings` value that `create_app` passes
+down; no other module looks at `os.environ`. Misconfiguration (auth on without tokens,
+an unknown routing mode, a negative timeout) fails here, at start-up, with a message
+that names the variable to fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+RoutingMode = Literal["passthrough", "reasoning", "orchestration", "auto"]
+CommaList = Annotated[list[str], NoDecode]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/audit.db"
+# The async driver each supported database is reached through.
+_ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+
+
+class AuditSettings(BaseSettings):
+    """The audit trail's settings: all `make migrate` needs, without the gateway's other secrets."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: SecretStr = Field(
+        SecretStr(DEFAULT_DATABASE_URL),
+        description="audit store: postgresql://... (asyncpg) or sqlite+aiosqlite:///path (relative to the cwd)",
+    )
+    audit_migrate_on_start: bool = Field(True, description="run the Alembic migrations when the gateway starts")
+    audit_queue_size: int = Field(10_000, ge=1, description="rows held in memory before they spill to the file")
+    # 22 columns a row: 1000 rows stay under both Postgres' and SQLite's bound-parameter limits.
+    audit_batch_size: int = Field(200, ge=1, le=1000, description="rows per INSERT")
+    audit_flush_interval_seconds: float = Field(0.5, gt=0, description="longest a row waits for its batch to fill")
+    audit_spill_path: Path = Field(
+        Path("data/audit-spill.jsonl"), description="append-only JSON-lines file for rows the queue cannot hold"
+    )
+    audit_shutdown_drain_seconds: float = Field(
+        5.0, ge=0, description="at shutdown, how long to keep writing queued rows before spilling the rest"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(normalise_database_url(value.get_secret_value()))
+
+
+def normalise_database_url(url: str) -> str:
+    """`postgresql://` → `postgresql+asyncpg://`, `sqlite://` → `sqlite+aiosqlite://`; others refused."""
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError as exc:
+        raise ValueError(f"DATABASE_URL is not a database URL: {exc}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    wanted = _ASYNC_DRIVERS.get(backend)
+    if wanted is None or (driver and f"{backend}+{driver}" != wanted):
+        raise ValueError(
+            "DATABASE_URL must be postgresql://user:password@host/db (asyncpg) or "
+            f"sqlite+aiosqlite:///path/to/file.db, not {parsed.drivername}://"
+        )
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ValueError("DATABASE_URL: an in-memory SQLite database would lose the audit trail; name a file")
+    return parsed.set(drivername=wanted).render_as_string(hide_password=False)
+
+
+class Settings(AuditSettings):
+    """Gateway configuration; field `foo_bar` is read from env var `FOO_BAR`."""
+
+    # --- upstream: the LiteLLM proxy, reached through one shared AsyncOpenAI client
+    llm_base_url: str = Field("http://localhost:4000", description="LiteLLM proxy (or any OpenAI-compatible) URL")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="LiteLLM virtual key (or master key without a DB)")
+    llm_connect_timeout: float = Field(5.0, gt=0)
+    llm_read_timeout: float = Field(60.0, gt=0, description="max wait for each response byte, also per chunk")
+    llm_write_timeout: float = Field(10.0, gt=0)
+    llm_pool_timeout: float = Field(5.0, gt=0, description="max wait for a free pooled connection")
+    llm_max_connections: int = Field(200, ge=1)
+    llm_max_keepalive_connections: int = Field(50, ge=0)
+    llm_max_retries: int = Field(0, ge=0, description="SDK retries; LiteLLM already retries, so 0 by default")
+    llm_http_transport: Literal["aiohttp", "httpx"] = Field(
+        "aiohttp", description="HTTP transport of the upstream client; aiohttp holds up better under load"
+    )
+
+    # --- authentication of our own clients
+    api_tokens: CommaList = Field(default_factory=list, repr=False, description="bearer tokens, comma-separated")
+    require_auth: bool = True
+
+    # --- routing
+    default_routing_mode: RoutingMode = "passthrough"
+    reasoning_model_prefix: str = Field("reasoning/", min_length=1)
+    auto_model_prefix: str = Field("auto/", min_length=1)
+    virtual_model_bases: CommaList = Field(
+        default_factory=list,
+        description="upstream models that get reasoning/ and auto/ twins in /v1/models; empty means all",
+    )
+
+    # --- auto routing: the classifier (contract section 2)
+    auto_routing_targets: CommaList = Field(
+        default_factory=lambda: ["passthrough", "orchestration"],
+        description="paths the classifier may choose among (passthrough, reasoning, orchestration)",
+    )
+    routing_classifier_model: str = Field("gpt-4o-mini", min_length=1)
+    routing_classifier_timeout: float = Field(5.0, gt=0, description="seconds before auto routing falls back")
+    routing_cache_ttl_seconds: float = Field(600.0, ge=0, description="how long a classifier decision is reused")
+    routing_cache_size: int = Field(2048, ge=0, description="decisions kept in memory (0 disables the cache)")
+
+    # --- reasoning path: the agent and its MCP tools (contract section 6)
+    mcp_servers_config: str = Field("config/mcp_servers.yaml", description="YAML file listing the MCP servers")
+    tool_timeout_seconds: float = Field(30.0, gt=0, description="each MCP tool call is abandoned after this")
+    mcp_connect_timeout_seconds: float = Field(10.0, gt=0)
+    mcp_refresh_interval_seconds: float = Field(60.0, gt=0, description="tool lists re-read (and health checked)")
+    max_reasoning_iterations: int = Field(20, ge=1)
+    reasoning_step_format: Literal["json_schema", "json_object"] = Field(
+        "json_schema", description="how steps are requested: structured output, or JSON mode for upstreams without it"
+    )
+
+    # --- HTTP edge
+    max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="larger bodies get 413")
+    cors_origins: CommaList = Field(default_factory=list, description="browser origins allowed by CORS")
+
+    # --- logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    log_prompts: bool = Field(
+        False, description="debug only: log the messages of every LLM call (prompts are never logged otherwise)"
+    )
+
+    # --- tracing (OpenTelemetry → Phoenix over OTLP/HTTP); off when neither endpoint is set
+    phoenix_collector_endpoint: str | None = Field(
+        None, description="Phoenix base URL (http://host:6006) or its OTLP/HTTP traces URL; turns tracing on"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, description="any OTLP/HTTP collector's base URL, used when PHOENIX_COLLECTOR_ENDPOINT is unset"
+    )
+    phoenix_project_name: str = Field("default", min_length=1, description="Phoenix project the spans land in")
+    phoenix_api_key: SecretStr | None = Field(None, description="sent as a bearer token to a Phoenix with auth")
+    trace_include_content: bool = Field(
+        True, description="put prompts and answers on spans (input.value / output.value); false for privacy"
+    )
+
+    # --- metrics
+    metrics_require_auth: bool = Field(False, description="require the bearer token on GET /metrics")
+
+    @field_validator("api_tokens", "virtual_model_bases", "cors_origins", "auto_routing_targets", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("default_routing_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("llm_api_key")
+    @classmethod
+    def _key_required(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError(
+                "LLM_API_KEY is empty: set it to a LiteLLM virtual key (`make litellm_setup`), "
+                "or to LITELLM_MASTER_KEY when the proxy runs without a database"
+            )
+        return value
+
+    @field_validator("auto_routing_targets")
+    @classmethod
+    def _known_targets(cls, value: list[str]) -> list[str]:
+        targets = [target.lower() for target in value]
+        unknown = sorted(set(targets) - {"passthrough", "reasoning", "orchestration"})
+        if unknown or not targets:
+            raise ValueError(
+                f"AUTO_ROUTING_TARGETS must list one or more of passthrough, reasoning, orchestration (got {value})"
+            )
+        return targets
+
+    @field_validator("phoenix_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # Compose passes `${PHOENIX_API_KEY:-}`: an empty variable means no key, not an empty one.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("phoenix_collector_endpoint", "otel_exporter_otlp_endpoint", mode="before")
+    @classmethod
+    def _endpoint(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL: tracing exports OTLP over HTTP (Phoenix: :6006)")
+        return value
+
+    @property
+    def tracing_endpoint(self) -> str | None:
+        """Where spans go (PHOENIX_COLLECTOR_ENDPOINT wins); None means tracing is off."""
+        return self.phoenix_collector_endpoint or self.otel_exporter_otlp_endpoint
+
+    @model_validator(mode="after")
+    def _metrics_auth_needs_auth(self) -> Settings:
+        if self.metrics_require_auth and not self.require_auth:
+            raise ValueError(
+                "METRICS_REQUIRE_AUTH is true but REQUIRE_AUTH is false, so no token would be checked: "
+                "set REQUIRE_AUTH=true (with API_TOKENS) or METRICS_REQUIRE_AUTH=false"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _auth_needs_tokens(self) -> Settings:
+        if self.require_auth and not self.api_tokens:
+            raise ValueError(
+                "REQUIRE_AUTH is true but API_TOKENS is empty: set API_TOKENS to one or more "
+                "comma-separated bearer tokens, or set REQUIRE_AUTH=false for local development"
+            )
+        return self

@@ -1,0 +1,169 @@
+"""The ServiceContainer (everything shared for the app's lifetime) and its Depends getters.
+
+`create_app` builds the container from `Settings` without I/O; the lifespan `start()`s
+it (clients are created there, once) and `close()`s it on shutdown. Handlers reach it
+through `Services`, never through a global.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+from openai import AsyncOpenAI
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from api.audit.readiness import AuditStoreCheck
+from api.audit.spill import SpillFile
+from api.audit.store import AuditStore
+from api.audit.writer import AuditWriter, WriterLimits
+from api.config import Settings
+from api.mcp.config import load_mcp_config
+from api.mcp.manager import McpManager
+from api.middleware.request_context import record_of
+from api.observability.access_log import AccessLog
+from api.observability.export import TracingCheck
+from api.observability.metrics import Metrics
+from api.observability.observed_router import ObservedRouter
+from api.observability.tracing import Tracing
+from api.paths.base import ChatPath
+from api.paths.orchestration import OrchestrationPath
+from api.paths.passthrough import PassthroughPath
+from api.paths.reasoning.agent import ReasoningAgent
+from api.paths.reasoning.llm import AgentLLM
+from api.paths.reasoning.path import ReasoningPath
+from api.readiness import McpCheck, ReadinessCheck, UpstreamCheck
+from api.request_record import RequestObserver, RequestRecord
+from api.routing.classifier import LLMClassifier
+from api.routing.decision import RoutePath, RoutingPolicy
+from api.routing.router import Router
+from api.upstream.client import build_llm_client
+
+_T = TypeVar("_T")
+
+
+def routing_policy(settings: Settings) -> RoutingPolicy:
+    return RoutingPolicy(
+        default_mode=settings.default_routing_mode,
+        reasoning_prefix=settings.reasoning_model_prefix,
+        auto_prefix=settings.auto_model_prefix,
+    )
+
+
+def audit_writer(settings: Settings) -> AuditWriter:
+    limits = WriterLimits(
+        queue_size=settings.audit_queue_size,
+        batch_size=settings.audit_batch_size,
+        flush_interval=settings.audit_flush_interval_seconds,
+        drain_deadline=settings.audit_shutdown_drain_seconds,
+    )
+    store = AuditStore(settings.database_url.get_secret_value())
+    return AuditWriter(store, SpillFile(settings.audit_spill_path), limits, migrate=settings.audit_migrate_on_start)
+
+
+class ServiceContainer:
+    """Shared services: one upstream client, the MCP manager, the router, the paths, tracing,
+    metrics, the audit writer and the observers.
+
+    `span_exporter` replaces the OTLP exporter (tests pass an in-memory one).
+    """
+
+    def __init__(self, settings: Settings, span_exporter: SpanExporter | None = None) -> None:
+        self.settings = settings
+        self.tracing = Tracing(settings, span_exporter)
+        self.metrics = Metrics()
+        self.audit = audit_writer(settings)
+        self.observers: list[RequestObserver] = [AccessLog(), self.metrics, self.audit]
+        # Read now so a malformed config/mcp_servers.yaml stops the start-up with its reason.
+        self.mcp = McpManager(
+            load_mcp_config(settings.mcp_servers_config),
+            connect_timeout=settings.mcp_connect_timeout_seconds,
+            refresh_interval=settings.mcp_refresh_interval_seconds,
+        )
+        self.metrics.watch_mcp(self.mcp)
+        self.metrics.watch_audit(self.audit)
+        self._llm: AsyncOpenAI | None = None
+        self._router: ObservedRouter | None = None
+        self.paths: dict[RoutePath, ChatPath] = {}
+        self.readiness_checks: dict[str, ReadinessCheck] = {}
+
+    @property
+    def llm(self) -> AsyncOpenAI:
+        return _started(self._llm)
+
+    @property
+    def router(self) -> ObservedRouter:
+        """The Router (the three tiers + the classifier) observed: routing span and decision metrics."""
+        return _started(self._router)
+
+    @property
+    def audit_store(self) -> AuditStore:
+        return self.audit.store
+
+    async def start(self) -> None:
+        settings = self.settings
+        await self.audit.start()
+        self.tracing.start()
+        llm = self._llm = build_llm_client(settings)
+        await self.mcp.start()  # connects in the background; never delays start-up
+        classifier = LLMClassifier(
+            llm,
+            self.tracing,
+            model=settings.routing_classifier_model,
+            targets=settings.auto_routing_targets,
+            timeout=settings.routing_classifier_timeout,
+            cache_ttl=settings.routing_cache_ttl_seconds,
+            cache_size=settings.routing_cache_size,
+        )
+        self._router = ObservedRouter(Router(routing_policy(settings), classifier), self.tracing, self.metrics)
+        agent = ReasoningAgent(
+            AgentLLM(llm, self.tracing),
+            self.mcp,
+            max_iterations=settings.max_reasoning_iterations,
+            tool_timeout=settings.tool_timeout_seconds,
+            step_format=settings.reasoning_step_format,
+            tracing=self.tracing,
+            metrics=self.metrics,
+        )
+        self.paths = {
+            RoutePath.PASSTHROUGH: PassthroughPath(llm, self.tracing),
+            RoutePath.REASONING: ReasoningPath(agent),
+            RoutePath.ORCHESTRATION: OrchestrationPath(),
+        }
+        self.readiness_checks = {
+            "upstream": UpstreamCheck(llm),
+            "mcp_servers": McpCheck(self.mcp),
+            "audit": AuditStoreCheck(self.audit),
+            "tracing": TracingCheck(self.tracing.export_state),
+        }
+
+    async def close(self) -> None:
+        await self.audit.close()
+        await self.mcp.close()
+        if self._llm is not None:
+            await self._llm.close()
+            self._llm = None
+        await self.tracing.shutdown()
+
+
+def _started(service: _T | None) -> _T:
+    if service is None:
+        raise RuntimeError("ServiceContainer.start() has not run: the app lifespan did not start")
+    return service
+
+
+def get_services(request: Request) -> ServiceContainer:
+    return request.app.state.services
+
+
+Services = Annotated[ServiceContainer, Depends(get_services)]
+
+
+def get_record(request: Request) -> RequestRecord:
+    record = record_of(request.scope)
+    if record is None:
+        raise RuntimeError("RequestContextMiddleware is not installed: create the app with create_app()")
+    return record
+
+
+Record = Annotated[RequestRecord, Depends(get_record)]

@@ -1,0 +1,1 @@
+"""MCP client side: the servers in config/mcp_servers.yaml, kept connected, their tools cached."""

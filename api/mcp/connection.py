@@ -1,0 +1,175 @@
+"""One MCP server, kept connected by a background task, its tool list cached.
+
+The task owns the `mcp.Client` (its context must be entered and left in one task):
+it connects, lists the tools, then re-lists them every refresh interval, which doubles
+as a health check. Any failure (refused, timed out, process died, a call that lost the
+connection) marks the server `down` and the task reconnects with backoff, re-listing
+the tools on the way back up. Request tasks only borrow the connected client to call tools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import anyio
+import orjson
+import structlog
+from mcp import Client, MCPError, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent, Tool
+
+from api.mcp.config import McpServerConfig
+
+log = structlog.get_logger(__name__)
+
+ServerState = Literal["connecting", "up", "down", "disabled"]
+INITIAL_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """What one tool call produced, as the agent and the events report it."""
+
+    success: bool
+    result: str | None
+    error: str | None
+    duration_ms: float
+
+
+class ServerConnection:
+    def __init__(self, config: McpServerConfig, *, connect_timeout: float, refresh_interval: float) -> None:
+        self.config = config
+        self.connect_timeout = connect_timeout
+        self.refresh_interval = refresh_interval
+        self.state: ServerState = "connecting" if config.enabled else "disabled"
+        self.error: str | None = None
+        self.tools: list[Tool] = []
+        self.last_refresh: datetime | None = None
+        self._client: Client | None = None
+        self._broken = asyncio.Event()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    async def run(self) -> None:
+        """Keep the server connected until cancelled (the manager's background task)."""
+        delay = INITIAL_BACKOFF_SECONDS
+        while True:
+            # The deadline covers connecting and the first listing only. It wraps the whole
+            # exit stack because the client's task group must nest inside any cancel scope.
+            with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as connecting:
+                try:
+                    async with AsyncExitStack() as stack:
+                        client = await self._connect(stack)
+                        await self._refresh(client)
+                        connecting.deadline = math.inf
+                        self._client, self.state, self.error = client, "up", None
+                        delay = INITIAL_BACKOFF_SECONDS
+                        log.info("mcp_server_up", server=self.name, tools=len(self.tools))
+                        await self._watch(client)
+                        self.error = "the connection was lost"
+                except Exception as exc:
+                    # Background loop: whatever went wrong, the server is down until a reconnect works.
+                    self.error = _describe(exc)
+                finally:
+                    self._client = None
+            if connecting.cancelled_caught:
+                self.error = f"no answer within {self.connect_timeout:g} s"
+            if self.state != "down":
+                log.warning("mcp_server_down", server=self.name, error=self.error)
+            self.state = "down"
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
+        """Call `tool`; every failure (down, lost connection, tool error) is an outcome.
+
+        The caller bounds the time: cancelling this call (a timeout, a client that went
+        away) makes the MCP client send `notifications/cancelled` to the server.
+        """
+        started = time.perf_counter()
+
+        def outcome(success: bool, result: str | None = None, error: str | None = None) -> ToolOutcome:
+            return ToolOutcome(success, result, error, elapsed_ms(started))
+
+        client = self._client
+        if client is None:
+            return outcome(
+                False, error=f"MCP server '{self.name}' is {self.state}" + (f": {self.error}" if self.error else "")
+            )
+        try:
+            result = await client.call_tool(tool, arguments)
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                self._broken.set()
+                return outcome(False, error=f"connection to MCP server '{self.name}' lost: {exc.message}")
+            return outcome(False, error=f"MCP server '{self.name}' refused the call: {exc.message} (code {exc.code})")
+        except Exception as exc:
+            # The MCP boundary: transports fail in transport-specific ways (httpx2, OS, anyio
+            # streams). All mean the connection is gone; the watcher reconnects.
+            self._broken.set()
+            return outcome(False, error=f"connection to MCP server '{self.name}' lost: {_describe(exc)}")
+        text = render_result(result)
+        return outcome(False, error=text or "the tool reported an error") if result.is_error else outcome(True, text)
+
+    async def _connect(self, stack: AsyncExitStack) -> Client:
+        config = self.config
+        if config.url is not None:
+            http = await stack.enter_async_context(create_mcp_http_client(headers=config.headers or None))
+            target: Any = streamable_http_client(config.url, http_client=http)
+        else:
+            target = StdioServerParameters(
+                command=config.command or "", args=config.args, env=config.env or None, cwd=config.cwd
+            )
+        return await stack.enter_async_context(Client(target))
+
+    async def _refresh(self, client: Client) -> None:
+        tools: list[Tool] = []
+        cursor: str | None = None
+        while True:
+            page = await client.list_tools(cursor=cursor, cache_mode="refresh")
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        self.tools, self.last_refresh = tools, datetime.now(UTC)
+
+    async def _watch(self, client: Client) -> None:
+        """Return when the connection is known broken; raise when a refresh fails."""
+        self._broken.clear()
+        while True:
+            with anyio.move_on_after(self.refresh_interval):
+                await self._broken.wait()
+                return
+            with anyio.fail_after(self.connect_timeout):
+                # No context is entered here, so this scope nests cleanly.
+                await self._refresh(client)
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since `started` (a perf_counter value), to 0.1 ms."""
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def render_result(result: CallToolResult) -> str:
+    """A tool result as text for the model: structured content as JSON, else the text parts."""
+    if result.structured_content is not None:
+        return orjson.dumps(result.structured_content).decode()
+    parts = [block.text if isinstance(block, TextContent) else f"[{block.type} content]" for block in result.content]
+    return "\n".join(parts)
+
+
+def _describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Pure ASGI middleware: request context (outermost) and authentication."""

@@ -1,0 +1,191 @@
+"""The outermost gateway middleware: one `RequestRecord` per request, finished exactly once.
+
+Pure ASGI (no `BaseHTTPMiddleware`: it costs per request and breaks streaming
+cancellation). For each HTTP request it
+
+- assigns the request id (a sane incoming `X-Request-Id` is kept), notes a sane
+  `X-Session-ID`, and adds the
+  `X-Request-Id` / `X-Routing-Path` / `X-Routing-Reason` response headers;
+- watches for the client going away once the body has been read, and cancels the
+  whole request (upstream call, stream, reasoning loop, tool calls) when it does;
+- turns an exception nothing else handled into a logged OpenAI-shaped 500;
+- finishes the record in one `finally` and hands it to the observers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Callable, Sequence
+
+import anyio
+import structlog
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_response, internal_error
+from api.request_record import RequestObserver, RequestRecord
+
+log = structlog.get_logger("api.request")
+
+_SANE_TOKEN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CLIENT_CLOSED_REQUEST = 499  # nginx's code for "the client went away before we answered"
+WATCH_AFTER_SECONDS = 0.05
+
+
+def sane_header(scope: Scope, name: bytes) -> str | None:
+    """A header's value when it is a short token safe to log, store and echo; else None."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            candidate = value.decode("latin-1").strip()
+            return candidate if _SANE_TOKEN.match(candidate) else None
+    return None
+
+
+def request_id_from(scope: Scope) -> str:
+    """Keep the caller's `X-Request-Id` when it is a sane token, else make one."""
+    return sane_header(scope, b"x-request-id") or uuid.uuid4().hex
+
+
+def record_of(scope: Scope) -> RequestRecord | None:
+    """The record the middleware attached to this request (None outside the middleware)."""
+    return scope.get("state", {}).get("record")
+
+
+def response_headers_for(record: RequestRecord) -> list[tuple[bytes, bytes]]:
+    headers = [(b"x-request-id", record.request_id.encode())]
+    if record.route_path is not None:
+        headers.append((b"x-routing-path", record.route_path.encode()))
+        headers.append((b"x-routing-reason", (record.route_reason or "").encode()))
+    if record.trace_id is not None:
+        headers.append((b"x-trace-id", record.trace_id.encode()))
+    return headers
+
+
+class DisconnectWatch:
+    """A `receive` wrapper that, once the body is read, notices the client leaving.
+
+    After the last body message it arranges one watcher awaiting the server's `receive`;
+    an `http.disconnect` before the response is complete calls `on_disconnect`. The
+    watcher starts only if the request is still running `WATCH_AFTER_SECONDS` later: most
+    answers are done by then, and a timer costs far less than a task per request. Later
+    `receive` calls by the app wait on the same event instead of competing for the
+    server's queue.
+    """
+
+    def __init__(self, receive: Receive, on_disconnect: Callable[[], None]) -> None:
+        self._receive = receive
+        self._on_disconnect = on_disconnect
+        self._body_done = False
+        self._disconnected = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.response_complete = False
+        self.client_left = False
+
+    async def receive(self) -> Message:
+        if self._body_done:
+            await self._disconnected.wait()
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            self._note_disconnect()
+        elif not message.get("more_body", False):
+            self._body_done = True
+            self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER_SECONDS, self._start)
+        return message
+
+    def stop(self) -> None:
+        """The request is over: no more watching."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+
+    def _start(self) -> None:
+        self._timer = None
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._note_disconnect()
+                return
+
+    def _note_disconnect(self) -> None:
+        self._disconnected.set()
+        if not self.response_complete:
+            self.client_left = True
+            self._on_disconnect()
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver]) -> None:
+        self.app = app
+        self.observers = observers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        record = RequestRecord(
+            request_id=request_id_from(scope),
+            method=scope["method"],
+            path=scope["path"],
+            session_id=sane_header(scope, b"x-session-id"),
+        )
+        scope.setdefault("state", {})["record"] = record
+        # Every line logged while this request runs carries its id (the task's own context).
+        structlog.contextvars.bind_contextvars(request_id=record.request_id)
+        try:
+            await self._run(scope, receive, send, record)
+        finally:
+            record.latency_ms = record.elapsed_ms()
+            self._notify(record)
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                record.http_status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *response_headers_for(record)]
+            elif message["type"] == "http.response.body":
+                if record.stream and record.ttft_ms is None and message.get("body"):
+                    record.ttft_ms = record.elapsed_ms()
+                if not message.get("more_body", False):
+                    watch.response_complete = True
+            await send(message)
+
+        with anyio.CancelScope() as app_scope:
+            watch = DisconnectWatch(receive, app_scope.cancel)
+            try:
+                await self.app(scope, watch.receive, send_wrapper)
+            except ClientDisconnect:
+                pass  # the client left while sending its body: a cancel, noted by the watch
+            except Exception:
+                # Anything the app's own handlers did not turn into a response is a bug.
+                log.exception("unhandled_error", request_id=record.request_id)
+                error = internal_error()
+                record.fail(error)
+                if not started:
+                    await error_response(error)(scope, watch.receive, send_wrapper)
+            finally:
+                watch.stop()
+
+        if watch.client_left:
+            record.status = "cancelled"
+            if not started:
+                record.http_status = CLIENT_CLOSED_REQUEST
+
+    def _notify(self, record: RequestRecord) -> None:
+        for observer in self.observers:
+            try:
+                observer.request_finished(record)
+            except Exception:
+                # An observer (log, metrics, audit) must never break the request path.
+                log.exception("observer_failed", observer=type(observer).__name__)

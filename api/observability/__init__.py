@@ -1,0 +1,1 @@
+"""Observability beside the request path: logs, Prometheus metrics, OpenTelemetry traces."""

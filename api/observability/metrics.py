@@ -1,0 +1,207 @@
+"""Prometheus metrics: every name of contract section 8, on the app's own registry.
+
+Request-level metrics are recorded from the finished `RequestRecord` (`Metrics` is a
+request observer); the routing hook records decisions and opens the in-flight count.
+Paths and services record the rest through a small API:
+
+    metrics.tool_call(server, tool, outcome, seconds)   # outcome: ok / error / timeout
+    metrics.watch_mcp(manager)                          # read manager.statuses() at scrape time
+    metrics.watch_audit(writer)                         # read writer.stats() at scrape time
+
+`reasoning_steps` is observed from `record.reasoning_steps` when a request finishes.
+
+Labels stay low-cardinality: route and path are the three path names (or `none` for a
+request rejected before routing), status is ok / error / cancelled, reason is a contract
+code, kind is prompt / completion; server and tool names come from configuration.
+
+Per process, on purpose: run one uvicorn worker per container (scale by replicas, each
+scraped as its own target). Prometheus' multiprocess mode would need an environment
+variable read at import time, cannot serve the scrape-time audit collector, and turns
+every update into a memory-mapped file write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from api.request_record import RequestRecord
+
+log = structlog.get_logger(__name__)
+
+CHAT_PATH = "/v1/chat/completions"
+UNROUTED = "none"
+# LLM calls take from tens of milliseconds to minutes.
+LLM_SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
+TTFT_SECONDS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
+# The gateway's own share: sub-millisecond to a few hundred milliseconds.
+OVERHEAD_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
+TOOL_SECONDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50)
+
+
+class StatusSource(Protocol):
+    """What `watch_mcp` reads: `statuses()` lists objects with `name` and `state` (no I/O)."""
+
+    def statuses(self) -> Iterable[Any]: ...
+
+
+class StatsSource(Protocol):
+    """What `watch_audit` reads: `stats()` returns an object or mapping with
+    `queue_depth`, `rows_written` and `rows_spilled` (cheap, no I/O: it runs per scrape)."""
+
+    def stats(self) -> Any: ...
+
+
+class Metrics:
+    """The gateway's metrics; `render()` is the `/metrics` body."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "gateway_requests", "Chat completion requests by route and outcome", ["route", "status"], registry=r
+        )
+        self.duration = Histogram(
+            "gateway_request_duration_seconds", "Chat request latency", ["route"], buckets=LLM_SECONDS, registry=r
+        )
+        self.ttft = Histogram(
+            "gateway_time_to_first_token_seconds",
+            "Time to the first streamed byte (streams only)",
+            ["route"],
+            buckets=TTFT_SECONDS,
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "gateway_overhead_seconds",
+            "Request latency minus time spent waiting on the upstream",
+            ["route"],
+            buckets=OVERHEAD_SECONDS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "gateway_in_flight_requests", "Routed chat requests not finished yet", ["route"], registry=r
+        )
+        self.tokens = Counter("gateway_tokens", "Tokens reported by the upstream", ["route", "kind"], registry=r)
+        self.decisions = Counter("routing_decisions", "Routing decisions", ["path", "reason"], registry=r)
+        self.reasoning_steps = Histogram(
+            "reasoning_steps", "Reasoning steps per reasoning request", buckets=STEPS, registry=r
+        )
+        self.tool_calls = Counter("tool_calls", "MCP tool calls", ["server", "tool", "outcome"], registry=r)
+        self.tool_duration = Histogram(
+            "tool_call_duration_seconds", "MCP tool call latency", ["server"], buckets=TOOL_SECONDS, registry=r
+        )
+        self.mcp = McpCollector()
+        r.register(self.mcp)
+        self.audit = AuditCollector()
+        r.register(self.audit)
+
+    # ---- recording API ------------------------------------------------------------
+
+    def route_decided(self, path: str, reason: str) -> None:
+        """A routing decision; the request counts as in flight on `path` until it finishes."""
+        self.decisions.labels(path, reason).inc()
+        self.in_flight.labels(path).inc()
+
+    def request_finished(self, record: RequestRecord) -> None:
+        """RequestObserver: the request-level metrics of one finished chat request."""
+        if record.path != CHAT_PATH:
+            return
+        route = record.route_path or UNROUTED
+        if record.route_path is not None:
+            self.in_flight.labels(route).dec()
+        self.requests.labels(route, record.status).inc()
+        latency = (record.latency_ms or 0.0) / 1000
+        self.duration.labels(route).observe(latency)
+        if record.ttft_ms is not None:
+            self.ttft.labels(route).observe(record.ttft_ms / 1000)
+        if record.upstream_ms is not None:
+            self.overhead.labels(route).observe(max(0.0, latency - record.upstream_ms / 1000))
+        if record.prompt_tokens:
+            self.tokens.labels(route, "prompt").inc(record.prompt_tokens)
+        if record.completion_tokens:
+            self.tokens.labels(route, "completion").inc(record.completion_tokens)
+        if record.reasoning_steps is not None:
+            self.reasoning_steps.observe(record.reasoning_steps)
+
+    def tool_call(self, server: str, tool: str, outcome: str, seconds: float) -> None:
+        """One MCP tool call: `outcome` is `ok`, `error` or `timeout`."""
+        self.tool_calls.labels(server, tool, outcome).inc()
+        self.tool_duration.labels(server).observe(seconds)
+
+    def watch_mcp(self, source: StatusSource) -> None:
+        """Read the MCP manager's server states at every scrape (`mcp_server_up`)."""
+        self.mcp.sources.append(source)
+
+    def watch_audit(self, source: StatsSource) -> None:
+        """Read the audit writer's `stats()` at every scrape."""
+        self.audit.sources.append(source)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class McpCollector(Collector):
+    """`mcp_server_up{server}`: 1 when the server is connected, else 0, read at scrape time
+    from the MCP manager (so it can never disagree with `/tools`)."""
+
+    def __init__(self) -> None:
+        self.sources: list[StatusSource] = []
+
+    def describe(self) -> Iterator[Metric]:
+        return iter([self._family()])
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for source in self.sources:
+            for status in source.statuses():
+                family.add_metric([status.name], 1.0 if status.state == "up" else 0.0)
+        return iter([family])
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily("mcp_server_up", "1 when the MCP server is connected, else 0", labels=["server"])
+
+
+class AuditCollector(Collector):
+    """`audit_queue_depth`, `audit_rows_written_total`, `audit_rows_spilled_total`, read at scrape time.
+
+    Zero until an audit writer is watched; a writer whose `stats()` fails is skipped
+    (logged) rather than failing the scrape.
+    """
+
+    def __init__(self) -> None:
+        self.sources: list[StatsSource] = []
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        totals = {"queue_depth": 0.0, "rows_written": 0.0, "rows_spilled": 0.0}
+        for source in self.sources:
+            try:
+                stats = source.stats()
+            except Exception:
+                log.exception("audit_stats_failed", source=type(source).__name__)
+                continue
+            for name in totals:
+                totals[name] += float(_field(stats, name))
+        return iter(self._families(**totals))
+
+    @staticmethod
+    def _families(queue_depth: float = 0.0, rows_written: float = 0.0, rows_spilled: float = 0.0) -> list[Metric]:
+        return [
+            GaugeMetricFamily("audit_queue_depth", "Audit rows waiting to be written", value=queue_depth),
+            CounterMetricFamily("audit_rows_written", "Audit rows written to the store", value=rows_written),
+            CounterMetricFamily("audit_rows_spilled", "Audit rows spilled to the local file", value=rows_spilled),
+        ]
+
+
+def _field(stats: Any, name: str) -> Any:
+    value = stats.get(name) if isinstance(stats, dict) else getattr(stats, name, 0)
+    return value or 0

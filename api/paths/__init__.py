@@ -1,0 +1,1 @@
+"""The execution paths behind the router; each implements `ChatPath`."""

@@ -1,0 +1,141 @@
+"""Passthrough: the client's request, every field of it, to the upstream and back.
+
+Bytes are forwarded, not re-modelled: the body goes up as the client's JSON object
+(only `model` rewritten when a virtual prefix was stripped, and `metadata.component`
+added for LiteLLM, which consumes `metadata` itself), and the upstream's answer
+or stream chunks come back as they are. The one change on streams: we always ask the
+upstream for the final usage chunk (the audit row and token metrics need it) and drop
+it again when the client did not ask for it. Each upstream call is an LLM span; its
+`traceparent` and `metadata.component` go up with the request (api/observability/tracing.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+import orjson
+from openai import AsyncOpenAI
+
+from api.errors import UpstreamError
+from api.observability.tracing import LlmCall, Tracing
+from api.paths.base import ChatCall, JsonResult, PathResult, StreamResult
+from api.protocol import sse_data
+from api.request_record import RequestRecord
+from api.shielded import close_shielded
+from api.upstream.errors import from_error_event, translate_exception
+
+CHAT_COMPLETIONS = "/chat/completions"
+COMPONENT = "passthrough"  # metadata.component: how LiteLLM's and Phoenix's views tell callers apart
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_UPSTREAM_FAILURES = (openai.APIError, httpx2.HTTPError)
+
+
+class PassthroughPath:
+    def __init__(self, llm: AsyncOpenAI, tracing: Tracing) -> None:
+        self.llm = llm
+        self.tracing = tracing
+        self.upstream_url = str(llm.base_url)
+
+    async def run(self, call: ChatCall) -> PathResult:
+        if call.request.stream:
+            return await self._open_stream(call)
+        with self.tracing.llm_span(COMPONENT, call.body) as llm_call:
+            started = time.perf_counter()
+            try:
+                response = await self._post(llm_call)
+            finally:
+                call.record.add_upstream_time(started)
+            content = response.content
+            usage = _usage_of(content)
+            call.record.add_usage(usage)
+            llm_call.set_result(usage=usage, output=content)
+        return JsonResult(content)
+
+    async def _open_stream(self, call: ChatCall) -> StreamResult:
+        body = call.body
+        wants_usage = call.request.wants_usage
+        if not wants_usage:
+            body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+        llm_call = self.tracing.start_llm_call(COMPONENT, body)
+        started = time.perf_counter()
+        try:
+            response = await self._post(llm_call, stream=True)
+        except BaseException as exc:
+            call.record.add_upstream_time(started)
+            llm_call.end(exc)
+            raise
+        return StreamResult(self._relay(response, call.record, wants_usage, started, llm_call))
+
+    async def _post(self, llm_call: LlmCall, stream: bool = False) -> httpx2.Response:
+        """POST the call's body (with `metadata.component`) and `traceparent` to the upstream."""
+        try:
+            return await self.llm.post(
+                CHAT_COMPLETIONS,
+                cast_to=httpx2.Response,
+                content=orjson.dumps(llm_call.body),
+                options={"headers": {**_JSON_HEADERS, **llm_call.headers}},
+                stream=stream,
+            )
+        except _UPSTREAM_FAILURES as exc:
+            raise translate_exception(exc, self.upstream_url) from exc
+
+    async def _relay(
+        self, response: httpx2.Response, record: RequestRecord, wants_usage: bool, started: float, llm_call: LlmCall
+    ) -> AsyncIterator[bytes]:
+        failure: BaseException | None = None
+        try:
+            async for payload in sse_data(response.aiter_bytes()):
+                if payload == b"[DONE]":
+                    return
+                if payload.startswith(b'{"error"'):
+                    raise from_error_event(orjson.loads(payload))
+                llm_call.add_chunk(payload)
+                forwarded = _account_usage(payload, record, wants_usage, llm_call)
+                if forwarded is not None:
+                    yield forwarded
+            raise UpstreamError("The upstream stream ended without [DONE].", code="upstream_stream_error")
+        except _UPSTREAM_FAILURES as exc:
+            failure = translate_exception(exc, self.upstream_url)
+            raise failure from exc
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            record.add_upstream_time(started)
+            llm_call.end(failure)
+            await close_shielded(response.aclose)
+
+
+def _usage_of(content: bytes) -> dict[str, Any] | None:
+    try:
+        usage = orjson.loads(content).get("usage")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return usage if isinstance(usage, dict) else None
+
+
+def _account_usage(
+    payload: bytes, record: RequestRecord, wants_usage: bool, llm_call: LlmCall | None = None
+) -> bytes | None:
+    """Record a chunk's usage; return what to forward (None drops an unrequested usage chunk)."""
+    if b'"usage"' not in payload or b'"usage":null' in payload or b'"usage": null' in payload:
+        return payload
+    chunk = orjson.loads(payload)
+    usage = chunk.get("usage")
+    if not usage:
+        return payload
+    record.add_usage(usage)
+    if llm_call is not None:
+        llm_call.set_result(usage=usage)
+    if wants_usage:
+        return payload
+    # Some upstreams (LiteLLM) put usage on a chunk with an empty delta: drop it whole;
+    # if it also carries content, forward the content without the usage.
+    if not any(choice.get("delta") for choice in chunk.get("choices") or ()):
+        return None
+    del chunk["usage"]
+    return orjson.dumps(chunk)

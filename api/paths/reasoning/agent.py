@@ -1,0 +1,108 @@
+"""The reasoning loop: plan a step, run its tools, repeat; then stream the answer.
+
+`ReasoningAgent.run` yields what happens, as it happens: `ReasoningEvent`s, then the
+answer as `AnswerText` pieces and one `AnswerEnd`. It knows nothing about SSE or JSON;
+the path turns its output into the wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from api.mcp.manager import McpManager
+from api.observability.metrics import Metrics
+from api.observability.tracing import AGENT, CHAIN, Tracing
+from api.paths.base import ChatCall
+from api.paths.reasoning import events
+from api.paths.reasoning.conversation import (
+    ANSWER_SAMPLING,
+    CompletedStep,
+    sampling,
+    step_messages,
+    synthesis_messages,
+)
+from api.paths.reasoning.events import ReasoningEvent, StopReason
+from api.paths.reasoning.llm import AgentLLM
+from api.paths.reasoning.steps import StepFailed, StepGenerator
+from api.paths.reasoning.tools import ToolRunner
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerText:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerEnd:
+    finish_reason: str
+
+
+AgentOutput = ReasoningEvent | AnswerText | AnswerEnd
+
+
+class ReasoningAgent:
+    def __init__(
+        self,
+        llm: AgentLLM,
+        mcp: McpManager,
+        *,
+        max_iterations: int,
+        tool_timeout: float,
+        step_format: str,
+        tracing: Tracing,
+        metrics: Metrics,
+    ) -> None:
+        self.llm = llm
+        self.mcp = mcp
+        self.max_iterations = max_iterations
+        self.tracing = tracing
+        self.steps = StepGenerator(llm, step_format)
+        self.tools = ToolRunner(mcp, tool_timeout, tracing, metrics)
+
+    async def run(self, call: ChatCall) -> AsyncIterator[AgentOutput]:
+        """The loop, as an AGENT span holding one CHAIN span per step and the answer's LLM span."""
+        conversation = call.body["messages"]
+        available = self.mcp.tools()  # one snapshot per request: names stay stable within it
+        by_name = {tool.name: tool for tool in available}
+        history: list[CompletedStep] = []
+        stop_reason: StopReason = "max_iterations"
+        call.record.reasoning_steps, call.record.tool_calls = 0, 0
+
+        with self.tracing.span("reasoning agent", AGENT) as agent_span:
+            self.tracing.set_input(agent_span, conversation)
+            for iteration in range(1, self.max_iterations + 1):
+                with self.tracing.span(f"step {iteration}", CHAIN) as step_span:
+                    yield events.iteration_start(iteration)
+                    messages = step_messages(conversation, available, history, self.max_iterations)
+                    try:
+                        step = await self.steps.next_step(call, messages)
+                    except StepFailed as exc:
+                        yield events.error(iteration, str(exc), "step_error")
+                        stop_reason = "step_error"
+                        break
+                    self.tracing.set_output(step_span, step.model_dump())
+                    yield events.planning(iteration, step)
+                    results = []
+                    if step.wants_tools:
+                        yield events.tool_execution_start(iteration, step)
+                        results = await self.tools.run(step.tools_to_use, step.concurrent_execution, by_name)
+                        call.record.tool_calls += len(results)
+                        yield events.tool_result(iteration, results)
+                    yield events.iteration_complete(iteration, had_tools=bool(results))
+                history.append(CompletedStep(iteration, step, results))
+                call.record.reasoning_steps = len(history)
+                if step.next_action == "finished":
+                    stop_reason = "finished"
+                    break
+
+            agent_span.set_attribute("gateway.reasoning.stop_reason", stop_reason)
+            yield events.reasoning_complete(len(history), stop_reason)
+            finish_reason = "stop"
+            params = sampling(call.body, ANSWER_SAMPLING)
+            answer = synthesis_messages(conversation, history)
+            async for text, finish in self.llm.stream(call, answer, params, "synthesis"):
+                if text:
+                    yield AnswerText(text)
+                finish_reason = finish or finish_reason
+            yield AnswerEnd(finish_reason)

@@ -1,0 +1,151 @@
+"""Reasoning events as values, and their human-readable text (contract section 4).
+
+Each event becomes one stream chunk whose delta carries `reasoning_event` (the
+structured event) and `reasoning_content` (the same event as a short paragraph ending in
+a blank line, so clients that show `reasoning_content` as "thinking" render one step per
+paragraph). Pure functions only: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from api.mcp.connection import ToolOutcome
+from api.paths.reasoning.schema import ReasoningStep, ToolPrediction
+
+EventType = Literal[
+    "iteration_start",
+    "planning",
+    "tool_execution_start",
+    "tool_result",
+    "iteration_complete",
+    "reasoning_complete",
+    "error",
+]
+StopReason = Literal["finished", "max_iterations", "step_error"]
+RESULT_PREVIEW_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningEvent:
+    type: EventType
+    step_iteration: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The wire form: fields that are null are left out."""
+        out: dict[str, Any] = {"type": self.type}
+        if self.step_iteration is not None:
+            out["step_iteration"] = self.step_iteration
+        out["metadata"] = self.metadata
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallResult:
+    """One executed tool prediction: what was asked, and what came back."""
+
+    prediction: ToolPrediction
+    outcome: ToolOutcome
+
+
+def iteration_start(iteration: int) -> ReasoningEvent:
+    return ReasoningEvent("iteration_start", iteration, {})
+
+
+def planning(iteration: int, step: ReasoningStep) -> ReasoningEvent:
+    return ReasoningEvent(
+        "planning",
+        iteration,
+        {
+            "thought": step.thought,
+            "next_action": step.next_action,
+            "tools_planned": [t.tool_name for t in step.tools_to_use] if step.wants_tools else [],
+        },
+    )
+
+
+def tool_execution_start(iteration: int, step: ReasoningStep) -> ReasoningEvent:
+    return ReasoningEvent(
+        "tool_execution_start",
+        iteration,
+        {
+            "tool_predictions": [t.model_dump() for t in step.tools_to_use],
+            "concurrent_execution": step.concurrent_execution,
+        },
+    )
+
+
+def tool_result(iteration: int, results: list[ToolCallResult]) -> ReasoningEvent:
+    return ReasoningEvent(
+        "tool_result",
+        iteration,
+        {
+            "tool_results": [
+                {
+                    "tool_name": r.prediction.tool_name,
+                    "success": r.outcome.success,
+                    "result": r.outcome.result,
+                    "error": r.outcome.error,
+                    "execution_time_ms": r.outcome.duration_ms,
+                }
+                for r in results
+            ]
+        },
+    )
+
+
+def iteration_complete(iteration: int, had_tools: bool) -> ReasoningEvent:
+    return ReasoningEvent("iteration_complete", iteration, {"had_tools": had_tools})
+
+
+def reasoning_complete(total_steps: int, stop_reason: StopReason) -> ReasoningEvent:
+    return ReasoningEvent("reasoning_complete", None, {"total_steps": total_steps, "stop_reason": stop_reason})
+
+
+def error(iteration: int | None, message: str, kind: str) -> ReasoningEvent:
+    return ReasoningEvent("error", iteration, {}, {"message": message, "type": kind})
+
+
+def reasoning_text(event: ReasoningEvent) -> str:
+    """The event as a readable paragraph (ending in a blank line) for `reasoning_content`."""
+    meta, n = event.metadata, event.step_iteration
+    if event.type == "iteration_start":
+        text = f"**Step {n}**"
+    elif event.type == "planning":
+        planned = meta["tools_planned"]
+        action = f"Next: use {', '.join(planned)}." if planned else f"Next: {meta['next_action'].replace('_', ' ')}."
+        text = f"{meta['thought']}\n{action}"
+    elif event.type == "tool_execution_start":
+        calls = [f"{p['tool_name']}({_args(p['arguments'])})" for p in meta["tool_predictions"]]
+        how = "concurrently" if meta["concurrent_execution"] and len(calls) > 1 else "in order"
+        text = f"Calling {', '.join(calls)} {how}."
+    elif event.type == "tool_result":
+        text = "\n".join(_result_line(r) for r in meta["tool_results"])
+    elif event.type == "iteration_complete":
+        text = f"Step {n} done."
+    elif event.type == "reasoning_complete":
+        text = f"Reasoning complete: {meta['total_steps']} step(s), {meta['stop_reason'].replace('_', ' ')}."
+    else:
+        text = f"Error: {event.error['message'] if event.error else 'unknown'}"
+    return text + "\n\n"
+
+
+def _args(arguments: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={orjson.dumps(value).decode()}" for key, value in arguments.items())
+
+
+def _result_line(result: dict[str, Any]) -> str:
+    timing = f"{result['execution_time_ms']:g} ms"
+    if not result["success"]:
+        return f"✗ {result['tool_name']} failed ({timing}): {result['error']}"
+    preview = result["result"] or ""
+    if len(preview) > RESULT_PREVIEW_CHARS:
+        preview = preview[:RESULT_PREVIEW_CHARS] + "…"
+    return f"✓ {result['tool_name']} ({timing}): {preview}"

@@ -1,0 +1,82 @@
+"""The agent's LLM calls, through the shared client: each one an LLM span (component
+`reasoning-agent`, `traceparent` to the upstream), usage and upstream time recorded,
+failures translated into `GatewayError`s at this boundary."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+from openai import AsyncOpenAI
+
+from api.observability.tracing import Tracing
+from api.paths.base import ChatCall
+from api.paths.reasoning.conversation import Message
+from api.shielded import close_shielded
+from api.upstream.errors import translate_exception
+
+COMPONENT = "reasoning-agent"
+_FAILURES = (openai.APIError, httpx2.HTTPError)
+
+
+class AgentLLM:
+    def __init__(self, llm: AsyncOpenAI, tracing: Tracing) -> None:
+        self.llm = llm
+        self.tracing = tracing
+        self.upstream_url = str(llm.base_url)
+
+    async def complete(self, call: ChatCall, messages: list[Message], params: dict[str, Any], name: str) -> str:
+        """A non-streamed call; returns the reply text."""
+        request = {"model": call.body["model"], "messages": messages, **params}
+        with self.tracing.llm_span(COMPONENT, request, name) as span:
+            started = time.perf_counter()
+            try:
+                response = await self.llm.chat.completions.create(
+                    **request, extra_headers=span.headers, extra_body=span.extra_body
+                )
+            except _FAILURES as exc:
+                raise translate_exception(exc, self.upstream_url) from exc
+            finally:
+                call.record.add_upstream_time(started)
+            usage = response.usage.model_dump() if response.usage is not None else None
+            call.record.add_usage(usage)
+            reply = response.choices[0].message.content or ""
+            span.set_result(usage=usage, output=reply)
+        return reply
+
+    async def stream(
+        self, call: ChatCall, messages: list[Message], params: dict[str, Any], name: str
+    ) -> AsyncIterator[tuple[str, str | None]]:
+        """A streamed call; yields (text, finish_reason) as the answer arrives."""
+        request = {"model": call.body["model"], "messages": messages, **params}
+        with self.tracing.llm_span(COMPONENT, {**request, "stream": True}, name) as span:
+            started = time.perf_counter()
+            answer: list[str] = []
+            try:
+                stream = await self.llm.chat.completions.create(
+                    **request,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    extra_headers=span.headers,
+                    extra_body=span.extra_body,
+                )
+                try:
+                    async for chunk in stream:
+                        if chunk.usage is not None:
+                            usage = chunk.usage.model_dump()
+                            call.record.add_usage(usage)
+                            span.set_result(usage=usage)
+                        for choice in chunk.choices:
+                            if choice.delta.content or choice.finish_reason:
+                                answer.append(choice.delta.content or "")
+                                yield choice.delta.content or "", choice.finish_reason
+                finally:
+                    await close_shielded(stream.close)
+            except _FAILURES as exc:
+                raise translate_exception(exc, self.upstream_url) from exc
+            finally:
+                call.record.add_upstream_time(started)
+            span.set_result(output="".join(answer))

@@ -1,0 +1,63 @@
+"""One reasoning step: an LLM call whose reply must validate as a `ReasoningStep`.
+
+An invalid reply is retried once, with the validation problem shown to the model; a
+second invalid reply is a `StepFailed`, which ends the loop with `stop_reason: step_error`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from api.paths.base import ChatCall
+from api.paths.reasoning.conversation import STEP_SAMPLING, Message, retry_messages, sampling
+from api.paths.reasoning.llm import AgentLLM
+from api.paths.reasoning.schema import ReasoningStep, step_response_format
+
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
+
+
+class StepInvalid(Exception):
+    """The model's reply is not a valid step (the message says why, for the retry)."""
+
+
+class StepFailed(Exception):
+    """The model failed to produce a valid step twice in a row."""
+
+
+def parse_step(reply: str) -> ReasoningStep:
+    """Parse and validate a step; tolerant of a Markdown code fence around the JSON."""
+    text = reply.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1)
+    try:
+        data: Any = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise StepInvalid(f"the reply is not JSON ({exc})") from exc
+    try:
+        return ReasoningStep.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'step'}: {e['msg']}" for e in exc.errors())
+        raise StepInvalid(f"the JSON does not match the step schema ({problems})") from exc
+
+
+class StepGenerator:
+    def __init__(self, llm: AgentLLM, step_format: str) -> None:
+        self.llm = llm
+        self.response_format = step_response_format(step_format)
+
+    async def next_step(self, call: ChatCall, messages: list[Message]) -> ReasoningStep:
+        params = {**sampling(call.body, STEP_SAMPLING), "response_format": self.response_format}
+        reply = await self.llm.complete(call, messages, params, "step")
+        try:
+            return parse_step(reply)
+        except StepInvalid as first:
+            retry = await self.llm.complete(call, retry_messages(messages, reply, str(first)), params, "step retry")
+            try:
+                return parse_step(retry)
+            except StepInvalid as second:
+                raise StepFailed(f"the model did not produce a valid step after a retry: {second}") from second

@@ -1,0 +1,89 @@
+"""Chunks and completions of the reasoning path in the OpenAI wire format (pure).
+
+All chunks of one answer share `id`, `created` and `model`; the first carries
+`delta.role = "assistant"`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from api.paths.reasoning.events import ReasoningEvent, reasoning_text
+
+
+def new_completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+@dataclass(slots=True)
+class ChunkWriter:
+    """Builds the JSON payloads of one streamed answer, in order."""
+
+    completion_id: str
+    created: int
+    model: str
+    _first: bool = True
+
+    def event(self, event: ReasoningEvent) -> bytes:
+        return self._chunk({"reasoning_event": event.as_dict(), "reasoning_content": reasoning_text(event)})
+
+    def content(self, text: str) -> bytes:
+        return self._chunk({"content": text})
+
+    def finish(self, reason: str) -> bytes:
+        return self._chunk({}, finish_reason=reason)
+
+    def usage(self, usage: dict[str, int]) -> bytes:
+        return orjson.dumps({**self._envelope(), "choices": [], "usage": usage})
+
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        if self._first:
+            delta = {"role": "assistant", **delta}
+            self._first = False
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return orjson.dumps({**self._envelope(), "choices": [choice]})
+
+    def _envelope(self) -> dict[str, Any]:
+        return {
+            "id": self.completion_id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
+
+
+def completion(
+    completion_id: str,
+    created: int,
+    model: str,
+    answer: str,
+    events: list[ReasoningEvent],
+    finish_reason: str,
+    usage: dict[str, int],
+) -> bytes:
+    """A non-streamed reasoning answer: steps in `reasoning_content` and `reasoning_events`."""
+    message = {
+        "role": "assistant",
+        "content": answer,
+        "reasoning_content": "".join(reasoning_text(e) for e in events),
+        "reasoning_events": [e.as_dict() for e in events],
+    }
+    return orjson.dumps(
+        {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+            "usage": usage,
+        }
+    )
+
+
+def usage_totals(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str, int]:
+    prompt, completion_ = prompt_tokens or 0, completion_tokens or 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion_, "total_tokens": prompt + completion_}

@@ -1,0 +1,1 @@
+"""Thin HTTP handlers; the work happens in routing/, paths/ and the services."""

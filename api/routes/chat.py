@@ -1,0 +1,30 @@
+"""`POST /v1/chat/completions`: validate, decide, run the chosen path, answer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.dependencies import Record, Services
+from api.paths.base import ChatCall, JsonResult
+from api.protocol import parse_json_object, validate_chat_request
+from api.request_body import read_body
+from api.streaming import EventStreamResponse
+
+router = APIRouter()
+
+
+@router.post("/v1/chat/completions", summary="OpenAI Chat Completions (streaming and not)")
+async def chat_completions(request: Request, services: Services, record: Record) -> Response:
+    body = parse_json_object(await read_body(request, services.settings.max_request_bytes))
+    chat = validate_chat_request(body)
+    record.note_prompt(chat.model, bool(chat.stream), body["messages"])
+    decision = await services.router.route(body, request.headers.get("x-routing-mode"), record)
+    record.route_path, record.route_reason = decision.path.value, decision.reason
+    record.model = decision.upstream_model
+    if decision.upstream_model != chat.model:
+        body = {**body, "model": decision.upstream_model}
+    result = await services.paths[decision.path].run(ChatCall(body, chat, decision, record))
+    if isinstance(result, JsonResult):
+        return Response(result.body, media_type="application/json")
+    return EventStreamResponse(result.events, record)

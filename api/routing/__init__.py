@@ -1,0 +1,1 @@
+"""Routing: which path serves a request, and why."""

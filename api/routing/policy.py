@@ -1,0 +1,43 @@
+"""The effective routing policy as `GET /v1/routes` shows it (pure; no secrets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.config import Settings
+
+PATH_STATUS = {"passthrough": "enabled", "reasoning": "enabled", "orchestration": "not_implemented"}
+
+
+def routing_policy_view(settings: Settings) -> dict[str, Any]:
+    return {
+        "tiers": [
+            {
+                "tier": 1,
+                "rule": "non-empty tools/functions → passthrough (tools_present); "
+                "response_format → passthrough (response_format_present)",
+            },
+            {
+                "tier": 2,
+                "rule": "X-Routing-Mode header (passthrough | reasoning | orchestration | auto), "
+                f"else model prefix {settings.reasoning_model_prefix}<model> or {settings.auto_model_prefix}<model>",
+            },
+            {"tier": 3, "rule": f"DEFAULT_ROUTING_MODE ({settings.default_routing_mode}), reason 'default'"},
+        ],
+        "default_path": settings.default_routing_mode,
+        "header": "X-Routing-Mode",
+        "model_prefixes": {"reasoning": settings.reasoning_model_prefix, "auto": settings.auto_model_prefix},
+        "auto_routing": {
+            "targets": settings.auto_routing_targets,
+            "classifier_model": settings.routing_classifier_model,
+            "timeout_seconds": settings.routing_classifier_timeout,
+            "fallback": {"path": "passthrough", "reason": "auto_fallback"},
+            "cache": {"ttl_seconds": settings.routing_cache_ttl_seconds, "max_entries": settings.routing_cache_size},
+        },
+        "paths": PATH_STATUS,
+        "reasoning": {
+            "max_iterations": settings.max_reasoning_iterations,
+            "tool_timeout_seconds": settings.tool_timeout_seconds,
+            "step_format": settings.reasoning_step_format,
+        },
+    }

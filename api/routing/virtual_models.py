@@ -1,0 +1,28 @@
+"""The model list with the virtual `reasoning/<m>` and `auto/<m>` models beside each upstream one.
+
+Chat UIs that cannot set headers pick a path by picking a model; this is what lets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+VIRTUAL_OWNER = "reasoning-agent-api"
+
+
+def with_virtual_models(upstream: dict[str, Any], prefixes: Sequence[str], bases: Sequence[str]) -> dict[str, Any]:
+    """Append `<prefix><id>` entries for each upstream model in `bases` (all when empty)."""
+    models = [m for m in upstream.get("data") or [] if isinstance(m, dict) and m.get("id")]
+    chosen = [m for m in models if not bases or m["id"] in bases]
+    virtual = [
+        {
+            "id": f"{prefix}{m['id']}",
+            "object": "model",
+            "created": m.get("created", 0),
+            "owned_by": VIRTUAL_OWNER,
+        }
+        for prefix in prefixes
+        for m in chosen
+    ]
+    return {"object": "list", "data": [*models, *virtual]}

@@ -1,0 +1,1 @@
+"""The upstream edge: the one AsyncOpenAI client and the translation of its failures."""

@@ -1,0 +1,36 @@
+"""Builds the gateway's single `AsyncOpenAI` client (one connection pool to LiteLLM)."""
+
+from __future__ import annotations
+
+import httpx2
+from openai import AsyncOpenAI, DefaultAioHttpClient, DefaultAsyncHttpxClient
+
+from api.config import Settings
+
+
+def build_llm_client(settings: Settings) -> AsyncOpenAI:
+    """One client for the app's lifetime, with explicit timeouts, pool and retries.
+
+    The SDK defaults (600 s timeout, 2 retries) suit a script, not a gateway in front
+    of LiteLLM, which already retries; the read timeout also bounds each stream chunk.
+    """
+    timeout = httpx2.Timeout(
+        connect=settings.llm_connect_timeout,
+        read=settings.llm_read_timeout,
+        write=settings.llm_write_timeout,
+        pool=settings.llm_pool_timeout,
+    )
+    limits = httpx2.Limits(
+        max_connections=settings.llm_max_connections,
+        # The aiohttp transport keeps every idle connection up to the limit; this
+        # bound applies to the httpx transport only.
+        max_keepalive_connections=settings.llm_max_keepalive_connections,
+    )
+    http_client_class = DefaultAioHttpClient if settings.llm_http_transport == "aiohttp" else DefaultAsyncHttpxClient
+    return AsyncOpenAI(
+        api_key=settings.llm_api_key.get_secret_value(),
+        base_url=settings.llm_base_url,
+        timeout=timeout,
+        max_retries=settings.llm_max_retries,
+        http_client=http_client_class(timeout=timeout, limits=limits),
+    )

@@ -1,0 +1,130 @@
+"""Upstream failures → `GatewayError`, translated once, here at the boundary.
+
+Three shapes of failure come back from the upstream:
+
+- an HTTP status before any byte of the answer (`openai.APIStatusError`);
+- no answer at all: refused, reset or timed out (`openai.APIConnectionError` /
+  `APITimeoutError` from SDK calls, raw `httpx2` errors while reading a raw stream);
+- an `{"error": ...}` event inside a stream (how LiteLLM reports a provider failure
+  after the stream started).
+
+LiteLLM reports some gateway-side problems in ways an SDK user would misread (a wrong
+`LLM_API_KEY` is a 400 "No connected db."; a missing provider key is a 500 "Missing
+credentials"); those become a 502 that names the setting to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import aiohttp
+import httpx2
+import openai
+
+from api.errors import (
+    GatewayError,
+    NotFoundError,
+    RateLimitError,
+    UpstreamConfigError,
+    UpstreamError,
+    UpstreamRejectedError,
+    UpstreamTimeoutError,
+)
+
+_UNKNOWN_MODEL_HINTS = ("no healthy deployments", "invalid model name", "model_not_found", "does not exist")
+_MISSING_PROVIDER_KEY_HINTS = ("missing credentials", "api_key client option must be set")
+_PROXY_KEY_REJECTED_TYPES = ("no_db_connection", "auth_error")
+
+
+def translate_exception(exc: BaseException, upstream_url: str) -> GatewayError:
+    """Any exception raised while talking to the upstream, as the error the client sees."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, openai.APIStatusError):
+        return from_status(exc.status_code, exc.body, exc.response.headers)
+    if _is_timeout(exc):
+        return UpstreamTimeoutError(
+            f"The upstream at {upstream_url} did not answer in time ({_root(exc).__class__.__name__})."
+        )
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+        return UpstreamError(
+            f"Could not complete the exchange with the upstream at {upstream_url}: {_describe(exc)}",
+            code="upstream_unreachable",
+        )
+    return UpstreamError(f"Unexpected upstream failure: {_describe(exc)}")
+
+
+def from_status(status: int, body: object, headers: Mapping[str, str]) -> GatewayError:
+    """An upstream HTTP error status (with its decoded body) as a gateway error."""
+    error = body if isinstance(body, dict) else {}
+    message = str(error.get("message") or body or f"HTTP {status}")
+    error_type = str(error.get("type") or "")
+    lowered = message.lower()
+
+    if status == 429:
+        retry_after = headers.get("retry-after") or headers.get("llm_provider-retry-after")
+        return RateLimitError(
+            f"The upstream is rate limiting: {message}",
+            headers={"retry-after": retry_after} if retry_after else {},
+        )
+    if status in (401, 403) or error_type in _PROXY_KEY_REJECTED_TYPES:
+        return UpstreamConfigError(
+            "The upstream rejected the gateway's credentials: check LLM_API_KEY (a LiteLLM virtual key, "
+            f"or the master key without a database) and the provider key LiteLLM uses. Upstream said: {message}"
+        )
+    if status >= 500 and any(hint in lowered for hint in _MISSING_PROVIDER_KEY_HINTS):
+        return UpstreamConfigError(
+            "The model provider has no API key: set OPENAI_API_KEY in the LiteLLM proxy's environment "
+            f"(for `make run`, in .env) and restart it. Upstream said: {message}"
+        )
+    if status == 404 or (status == 400 and any(hint in lowered for hint in _UNKNOWN_MODEL_HINTS)):
+        return NotFoundError(message, code="model_not_found", param="model")
+    if status >= 500:
+        return UpstreamError(f"The upstream failed with status {status}: {message}")
+    code = error.get("code")
+    param = error.get("param")
+    return UpstreamRejectedError(
+        status,
+        error_type or "invalid_request_error",
+        message,
+        code=str(code) if code is not None else None,
+        param=str(param) if param is not None else None,
+    )
+
+
+def from_error_event(event: Mapping[str, Any]) -> GatewayError:
+    """An `{"error": {...}}` event inside an upstream stream, as a gateway error."""
+    error = event.get("error")
+    message = error.get("message") if isinstance(error, dict) else error
+    return UpstreamError(f"The upstream stream failed: {message or 'no details'}", code="upstream_stream_error")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _root(exc: BaseException) -> BaseException:
+    *_, last = _chain(exc)
+    return last
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    links = list(_chain(exc))
+    # The aiohttp transport maps every aiohttp connection error (refused included) to
+    # httpx2.ConnectTimeout, so when aiohttp raised, its own exception class decides.
+    aiohttp_links = [link for link in links if isinstance(link, aiohttp.ClientError)]
+    if aiohttp_links:
+        return isinstance(aiohttp_links[-1], TimeoutError)
+    return any(isinstance(link, TimeoutError | httpx2.TimeoutException) for link in links)
+
+
+def _describe(exc: BaseException) -> str:
+    root = _root(exc)
+    text = str(root) or root.__class__.__name__
+    return f"{root.__class__.__name__}: {text}" if text != root.__class__.__name__ else text

@@ -1,0 +1,170 @@
+"""Turn a benchmark run into `benchmarks.json`, the results section of `benchmarks.md`, and a chart.
+
+The results section sits between two markers in `docs/benchmarks.md`; the hand-written
+parts of that page (method, profile, before/after notes) are left as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+GOAL_SHARE_OF_BARE = 0.8
+GOAL_ADDED_P50_MS = 2.0
+GOAL_TIMES_LITELLM = 6.0
+GOAL_ADDED_TTFT_MS = 1.0
+
+
+def write_report(results: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "benchmarks.json").write_text(json.dumps(results, indent=2))
+    chart(results, out_dir / "benchmarks.png")
+    section = f"{START}\n{markdown(results)}\n{END}"
+    page = out_dir / "benchmarks.md"
+    text = page.read_text() if page.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    page.write_text(head + section + tail)
+
+
+def _cell(results: dict, key: str, concurrency: int) -> dict | None:
+    return results["throughput"]["results"].get(f"{key}@{concurrency}")
+
+
+def markdown(results: dict) -> str:
+    env, profile = results["environment"], results["profile"]
+    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
+    lines = [
+        f"Measured with `{results['command']}` on {env['cpu']} ({env['cores']} cores), Linux {env['kernel']}, "
+        f"Python {env['python']}; {versions}. One worker per server. {profile['rounds']} round(s) of "
+        f"{profile['seconds']:g} s per configuration and concurrency, interleaved; medians of the rounds. "
+        f"The whole run took {results['elapsed_s']:g} s.",
+        "",
+        "### Throughput and added latency (non-streaming; upstream: static nginx)",
+        "",
+        "| configuration | c | req/s | p50 ms | p90 ms | p99 ms | added p50 / p90 / p99 ms "
+        "| CPU s per 1k req | ours ÷ bare hop | ours ÷ LiteLLM |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    labels = results["throughput"]["labels"]
+    for concurrency in profile["concurrency"]:
+        floor = _cell(results, "direct", concurrency)
+        bare = _cell(results, "bare", concurrency)
+        litellm = _cell(results, "litellm", concurrency)
+        for key, label in labels.items():
+            row = _cell(results, key, concurrency)
+            if row is None:
+                continue
+            added = (
+                "—"
+                if key == "direct"
+                else " / ".join(f"{row[p] - floor[p]:.2f}" for p in ("p50_ms", "p90_ms", "p99_ms"))
+            )
+            cpu = "—" if row["cpu_s_per_1k"] is None else f"{row['cpu_s_per_1k']:.3f}"
+            vs_bare = f"{row['rps'] / bare['rps']:.2f}" if key in ("gateway",) else ""
+            vs_litellm = f"{row['rps'] / litellm['rps']:.1f}×" if key in ("gateway", "gateway_litellm") else ""
+            lines.append(
+                f"| {label} | {concurrency} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p90_ms']:.2f} | "
+                f"{row['p99_ms']:.2f} | {added} | {cpu} | {vs_bare} | {vs_litellm} |"
+            )
+    lines += ["", "### Streaming (fake model: 20 chunks, 10 ms apart; sequential streams)", ""]
+    lines += [
+        "| configuration | TTFT p50 ms | added TTFT ms | mean gap between chunks ms | added gap ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    streams = results["streams"]
+    base = streams["direct"]
+    for key, row in streams.items():
+        added_ttft = "—" if key == "direct" else f"{row['ttft_p50_ms'] - base['ttft_p50_ms']:.2f}"
+        added_gap = "—" if key == "direct" else f"{row['gap_mean_ms'] - base['gap_mean_ms']:.2f}"
+        ttft, gap = f"{row['ttft_p50_ms']:.2f}", f"{row['gap_mean_ms']:.2f}"
+        lines.append(f"| {labels.get(key, key)} | {ttft} | {added_ttft} | {gap} | {added_gap} |")
+    lines += ["", "### A realistic upstream (fake model answering in 50 ms; 10 clients)", ""]
+    lines += ["| configuration | req/s | p50 ms | p99 ms | added p50 ms |", "|---|---:|---:|---:|---:|"]
+    latency = results["latency50"]
+    for key, row in latency.items():
+        added = "—" if key == "direct" else f"{row['p50_ms'] - latency['direct']['p50_ms']:.2f}"
+        lines.append(
+            f"| {labels.get(key, key)} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {added} |"
+        )
+    lines += ["", "### Memory with open streams (each held open by a slow fake model)", ""]
+    lines += ["| server | streams open | RSS idle MB | peak RSS MB |", "|---|---:|---:|---:|"]
+    for key, row in results["memory"].items():
+        lines.append(
+            f"| {labels.get(key, key)} | {row['opened']} | {row['idle_rss_mb']:.0f} | {row['peak_rss_mb']:.0f} |"
+        )
+    lines += ["", "### Reasoning mode (scripted two-step agent, one demo MCP tool call, fake model at 0 ms)", ""]
+    lines += ["| concurrency | req/s | p50 ms | p99 ms | gateway CPU ms per request |", "|---|---:|---:|---:|---:|"]
+    for key, row in results["reasoning"].items():
+        lines.append(
+            f"| {key} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['cpu_s_per_1k']:.2f} |"
+        )
+    lines += ["", "### Against the goals", ""] + [f"- {check}" for check in goal_checks(results)]
+    return "\n".join(lines)
+
+
+def goal_checks(results: dict) -> list[str]:
+    checks = []
+    for concurrency in results["profile"]["concurrency"]:
+        ours, bare = _cell(results, "gateway", concurrency), _cell(results, "bare", concurrency)
+        share = ours["rps"] / bare["rps"]
+        verdict = "met" if share >= GOAL_SHARE_OF_BARE else f"short by {(GOAL_SHARE_OF_BARE - share) * 100:.0f} points"
+        checks.append(
+            f"c={concurrency}: the gateway keeps {share:.0%} of the bare hop's throughput (goal ≥ 80%): {verdict}."
+        )
+    added = _cell(results, "gateway", 1)["p50_ms"] - _cell(results, "direct", 1)["p50_ms"]
+    verdict = "met" if added <= GOAL_ADDED_P50_MS else "not met"
+    checks.append(f"c=1: the gateway adds {added:.2f} ms at p50 (goal ≤ {GOAL_ADDED_P50_MS:g} ms): {verdict}.")
+    for concurrency in results["profile"]["concurrency"]:
+        if concurrency < 10:
+            continue
+        times = _cell(results, "gateway", concurrency)["rps"] / _cell(results, "litellm", concurrency)["rps"]
+        verdict = "met" if times >= GOAL_TIMES_LITELLM else "not met"
+        checks.append(
+            f"c={concurrency}: the gateway carries {times:.1f}× LiteLLM's throughput "
+            f"(goal ≥ {GOAL_TIMES_LITELLM:g}×): {verdict}."
+        )
+    ttft = results["streams"]["gateway"]["ttft_p50_ms"] - results["streams"]["direct"]["ttft_p50_ms"]
+    verdict = "met" if ttft <= GOAL_ADDED_TTFT_MS else "not met"
+    checks.append(
+        f"Streaming: the gateway adds {ttft:.2f} ms to time-to-first-token "
+        f"(goal ≤ {GOAL_ADDED_TTFT_MS:g} ms): {verdict}."
+    )
+    return checks
+
+
+def chart(results: dict, path: Path) -> None:
+    labels = results["throughput"]["labels"]
+    concurrencies = results["profile"]["concurrency"]
+    keys = [k for k in labels if _cell(results, k, concurrencies[0])]
+    colours = dict(zip(keys, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    width = 0.8 / len(keys)
+    for index, key in enumerate(keys):
+        xs = [i + index * width for i in range(len(concurrencies))]
+        left.bar(
+            xs, [_cell(results, key, c)["rps"] for c in concurrencies], width, label=labels[key], color=colours[key]
+        )
+        if key != "direct":
+            added = [_cell(results, key, c)["p50_ms"] - _cell(results, "direct", c)["p50_ms"] for c in concurrencies]
+            right.bar(xs, added, width, label=labels[key], color=colours[key])
+    axes = (
+        (left, "Throughput (log scale)", "requests / s"),
+        (right, "Added latency at p50 over direct (log scale)", "ms"),
+    )
+    for axis, title, unit in axes:
+        axis.set_xticks([i + width * (len(keys) - 1) / 2 for i in range(len(concurrencies))])
+        axis.set_xticklabels([f"c={c}" for c in concurrencies])
+        axis.set_title(title)
+        axis.set_ylabel(unit)
+        axis.set_yscale("log")
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,462 @@
+"""`make bench`: what the gateway costs, side by side with the alternatives, in one run.
+
+Everything runs on loopback and is started and stopped here:
+
+  nginx (static upstream, never the bottleneck)   fake model (paced streams, fixed latency, agent)
+  LiteLLM proxy (1 worker)                        demo MCP server
+  our gateway (1 worker, full features)           the bare hop (bench/bare_hop.py, no features)
+
+Configurations, measured interleaved (each round visits every one) so machine drift hits all alike:
+
+  1 direct        → upstream                       (the floor)
+  2 gateway       → upstream                       (passthrough)
+  3 litellm       → upstream
+  4 gateway       → LiteLLM → upstream             (the real deployment)
+  5 reasoning     gateway, scripted two-step agent + one MCP tool call (its own cost per request)
+  6 bare hop      → upstream
+
+    python bench/run_bench.py            full run (under 10 minutes on 2 cores), writes docs/benchmarks.*
+    python bench/run_bench.py --quick    smoke run (under a minute), writes to a temp dir only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from string import Template
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.report import write_report  # noqa: E402
+from tests.support.processes import ServerProcess, free_port  # noqa: E402
+
+TOKEN = "bench-token"
+MASTER_KEY = "sk-bench-master-key"
+LITELLM_BIN = REPO / ".tools" / "litellm" / "bin" / "litellm"
+COMPLETION = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 1700000000,
+    "model": "bench-model",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Hello, benchmark!"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 24, "completion_tokens": 4, "total_tokens": 28},
+}
+
+
+@dataclass
+class Profile:
+    rounds: int
+    seconds: float
+    concurrency: tuple[int, ...]
+    stream_samples: int
+    open_streams: int
+    out_dir: Path
+
+
+@dataclass
+class Target:
+    """One configuration under load: where to send requests, which processes to charge."""
+
+    key: str
+    label: str
+    url: str  # the chat completions URL
+    processes: list[ServerProcess] = field(default_factory=list)
+    model: str = "bench-model"
+    routing: str = ""
+    token: str = TOKEN
+
+
+# ---- the stack ---------------------------------------------------------------------------
+
+
+class Stack:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.processes: list[ServerProcess] = []
+
+    def start(
+        self, name: str, command: list[str], ready: str, env: dict[str, str | None] | None = None, **kw: object
+    ) -> ServerProcess:
+        port = kw.pop("port", None) or free_port()
+        command = [part.replace("{port}", str(port)) for part in command]
+        process = ServerProcess(
+            name, command, int(port), self.workdir / f"{name}.log", env=env or {}, cwd=kw.get("cwd", REPO)
+        )  # type: ignore[arg-type]
+        process.start(ready, timeout=180)
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def nginx(self) -> ServerProcess:
+        port = free_port()
+        conf = Template((REPO / "bench" / "nginx.conf.template").read_text()).substitute(
+            DIR=self.workdir, PORT=port, COMPLETION=json.dumps(COMPLETION, separators=(",", ":"))
+        )
+        path = self.workdir / "nginx.conf"
+        path.write_text(conf)
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        return self.start("nginx", [nginx, "-c", str(path), "-p", str(self.workdir)], "/v1/models", port=port)
+
+    def fake_model(self) -> ServerProcess:
+        return self.start("fake-model", [sys.executable, "scripts/fake_upstream.py", "--port", "{port}"], "/health")
+
+    def demo_mcp(self) -> ServerProcess:
+        return self.start("demo-mcp", [sys.executable, "scripts/demo_mcp_server.py", "--port", "{port}"], "/")
+
+    def litellm(self, upstream: str, fake: str) -> ServerProcess:
+        config = {
+            "model_list": [
+                {
+                    "model_name": "bench-model",
+                    "litellm_params": {"model": "openai/bench-model", "api_base": upstream, "api_key": "x"},
+                },
+                {
+                    "model_name": "fake-*",
+                    "litellm_params": {"model": "openai/fake-*", "api_base": fake, "api_key": "x"},
+                },
+            ],
+            "general_settings": {"master_key": MASTER_KEY},
+            "litellm_settings": {"num_retries": 0},
+        }
+        path = self.workdir / "litellm.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return self.start(
+            "litellm",
+            [str(LITELLM_BIN), "--config", str(path), "--host", "127.0.0.1", "--port", "{port}", "--num_workers", "1"],
+            "/health/readiness",
+            env={"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"},
+        )
+
+    def gateway(self, name: str, upstream: str, api_key: str, extra: dict[str, str] | None = None) -> ServerProcess:
+        """Our gateway, one worker, with every feature on: auth, routing, metrics, audit, tracing."""
+        env = {
+            "LLM_BASE_URL": upstream,
+            "LLM_API_KEY": api_key,
+            "REQUIRE_AUTH": "true",
+            "API_TOKENS": TOKEN,
+            "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "json",
+            "MCP_SERVERS_CONFIG": str(self.workdir / "no-mcp.yaml"),
+            **(extra or {}),
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+        ]
+        # Its own working directory: its embedded audit store and spill file are its own.
+        cwd = self.workdir / name
+        cwd.mkdir()
+        return self.start(name, command, "/health", env=env, cwd=cwd)
+
+    def bare_hop(self, name: str, upstream: str) -> ServerProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.bare_hop:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--no-access-log",
+        ]
+        return self.start(name, command, "/docs", env={"BARE_HOP_UPSTREAM": upstream})
+
+
+# ---- measurements ------------------------------------------------------------------------
+
+
+def cpu_seconds(processes: list[ServerProcess]) -> float:
+    """User + system CPU of the processes and their children (clock ticks → seconds)."""
+    pids = [p.process.pid for p in processes if p.process]
+    pids += [child for pid in pids for child in _descendants(pid)]
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    children = [int(c) for c in out]
+    return children + [g for c in children for g in _descendants(c)]
+
+
+def memory_kb(process: ServerProcess, field_name: str) -> int:
+    for line in Path(f"/proc/{process.process.pid}/status").read_text().splitlines():  # type: ignore[union-attr]
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def wrk(target: Target, concurrency: int, seconds: float) -> dict:
+    env = {**os.environ, "BENCH_TOKEN": target.token, "BENCH_MODEL": target.model, "BENCH_ROUTING": target.routing}
+    before = cpu_seconds(target.processes)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--timeout",
+            "20s",
+            "-s",
+            str(REPO / "bench" / "wrk_chat.lua"),
+            target.url,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    cpu = cpu_seconds(target.processes) - before
+    line = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
+    raw = json.loads(line[len("WRK_JSON ") :])
+    if raw["errors"] or raw["non2xx"] or not raw["requests"]:
+        raise RuntimeError(f"{target.label} at c={concurrency}: {raw['errors']} errors, {raw['non2xx']} non-2xx\n{out}")
+    rps = raw["requests"] / (raw["duration_us"] / 1e6)
+    return {
+        "rps": rps,
+        "p50_ms": raw["p50_us"] / 1000,
+        "p90_ms": raw["p90_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "cpu_s_per_1k": cpu / raw["requests"] * 1000 if target.processes else None,
+    }
+
+
+def warm(target: Target, requests: int = 20) -> None:
+    """A few sequential requests first: LiteLLM's first answers take seconds (lazy imports, pools)."""
+    headers = {"Authorization": f"Bearer {target.token}"}
+    if target.routing:
+        headers["X-Routing-Mode"] = target.routing
+    body = {"model": target.model, "messages": [{"role": "user", "content": "warm-up"}]}
+    for _ in range(requests):
+        httpx.post(target.url, json=body, headers=headers, timeout=120).raise_for_status()
+
+
+def stream_client(mode: str, url: str, model: str, *extra: str, token: str = TOKEN) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "stream_client.py"),
+            mode,
+            url,
+            "--token",
+            token,
+            "--model",
+            model,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def median_of(runs: list[dict]) -> dict:
+    return {key: statistics.median(r[key] for r in runs) if runs[0][key] is not None else None for key in runs[0]}
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+
+def throughput_phase(stack: Stack, profile: Profile) -> dict:
+    nginx = stack.nginx()
+    upstream = f"{nginx.url}/v1"
+    fake = stack.fake_model()
+    litellm = stack.litellm(upstream, f"{fake.url}/v1")
+    gateway = stack.gateway("gateway", upstream, "unused-by-nginx", _tracing_env(nginx))
+    gateway_litellm = stack.gateway("gateway-litellm", f"{litellm.url}/v1", MASTER_KEY, _tracing_env(nginx))
+    bare = stack.bare_hop("bare-hop", upstream)
+    targets = [
+        Target("direct", "1 direct → upstream", f"{upstream}/chat/completions"),
+        Target("gateway", "2 gateway → upstream", f"{gateway.url}/v1/chat/completions", [gateway]),
+        Target("litellm", "3 LiteLLM → upstream", f"{litellm.url}/v1/chat/completions", [litellm], token=MASTER_KEY),
+        Target(
+            "gateway_litellm",
+            "4 gateway → LiteLLM → upstream",
+            f"{gateway_litellm.url}/v1/chat/completions",
+            [gateway_litellm, litellm],
+        ),
+        Target("bare", "6 bare hop → upstream", f"{bare.url}/v1/chat/completions", [bare]),
+    ]
+    for target in targets:
+        warm(target)
+    runs: dict[tuple[str, int], list[dict]] = {}
+    for _ in range(profile.rounds):
+        for concurrency in profile.concurrency:
+            for target in targets:
+                runs.setdefault((target.key, concurrency), []).append(wrk(target, concurrency, profile.seconds))
+    results = {f"{key}@{c}": median_of(r) for (key, c), r in runs.items()}
+    return {"labels": {t.key: t.label for t in targets}, "results": results}
+
+
+def streaming_phase(
+    stack: Stack, profile: Profile, litellm: ServerProcess, fake: ServerProcess, mcp: ServerProcess
+) -> dict:
+    upstream = f"{fake.url}/v1"
+    gateway = stack.gateway("gateway-fake", upstream, "unused")
+    gateway_litellm = next(p for p in stack.processes if p.name == "gateway-litellm")
+    bare = stack.bare_hop("bare-hop-fake", upstream)
+    urls = {
+        "direct": f"{upstream}/chat/completions",
+        "gateway": f"{gateway.url}/v1/chat/completions",
+        "litellm": f"{litellm.url}/v1/chat/completions",
+        "gateway_litellm": f"{gateway_litellm.url}/v1/chat/completions",
+        "bare": f"{bare.url}/v1/chat/completions",
+    }
+    tokens = {"litellm": MASTER_KEY}
+    n = str(profile.stream_samples)
+    streams = {
+        key: stream_client("ttft", url, "fake-model+chunks=20x10", "-n", n, token=tokens.get(key, TOKEN))
+        for key, url in urls.items()
+    }
+
+    # A realistic upstream: 50 ms per answer, 10 clients at once.
+    latency = {}
+    for key, url in urls.items():
+        target = Target(key, key, url, model="fake-model+latency=50", token=tokens.get(key, TOKEN))
+        latency[key] = wrk(target, 10, profile.seconds)
+
+    memory = {}
+    servers = {"gateway": [gateway], "litellm": [litellm], "bare": [bare]}
+    for key, processes in servers.items():
+        idle = memory_kb(processes[0], "VmRSS")
+        opened = stream_client(
+            "hold",
+            urls[key],
+            "fake-model+chunks=40x250",
+            "-n",
+            str(profile.open_streams),
+            "--hold",
+            "2",
+            token=tokens.get(key, TOKEN),
+        )
+        memory[key] = {"idle_rss_mb": idle / 1024, "peak_rss_mb": memory_kb(processes[0], "VmHWM") / 1024, **opened}
+
+    config = stack.workdir / "mcp.yaml"
+    config.write_text(yaml.safe_dump({"servers": [{"name": "demo", "url": f"{mcp.url}/mcp"}]}))
+    reasoning_gateway = stack.gateway("gateway-reasoning", upstream, "unused", {"MCP_SERVERS_CONFIG": str(config)})
+    _wait_for_tools(reasoning_gateway)
+    reasoning = Target(
+        "reasoning",
+        "5 gateway reasoning",
+        f"{reasoning_gateway.url}/v1/chat/completions",
+        [reasoning_gateway],
+        "fake-model+agent=demo",
+        "reasoning",
+    )
+    warm(reasoning, 3)
+    reasoning_runs = {f"c={c}": wrk(reasoning, c, profile.seconds) for c in (1, 10)}
+    return {"streams": streams, "latency50": latency, "memory": memory, "reasoning": reasoning_runs}
+
+
+def _tracing_env(sink: ServerProcess) -> dict[str, str]:
+    """Tracing on, exporting to a collector that accepts everything (nginx answers 200)."""
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "PHOENIX_COLLECTOR_ENDPOINT": sink.url}
+
+
+def _wait_for_tools(gateway: ServerProcess) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        tools = httpx.get(gateway.url + "/tools", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        if tools["data"]:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the reasoning gateway never listed the demo MCP tools")
+
+
+def environment() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    versions = {name: metadata.version(name) for name in ("fastapi", "uvicorn", "openai", "starlette", "pydantic")}
+    litellm = subprocess.run(
+        [str(LITELLM_BIN.parent / "python"), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+        capture_output=True,
+        text=True,
+    )
+    versions["litellm"] = litellm.stdout.strip()
+    versions["nginx"] = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
+    versions["wrk"] = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[1]
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "versions": versions,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the gateway against the alternatives.")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: checks the harness, not the numbers")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    if args.quick:
+        profile = Profile(rounds=1, seconds=1, concurrency=(1, 10), stream_samples=3, open_streams=20, out_dir=workdir)
+    else:
+        profile = Profile(
+            rounds=3, seconds=5, concurrency=(1, 10, 50), stream_samples=30, open_streams=500, out_dir=REPO / "docs"
+        )
+    stack = Stack(workdir)
+    started = time.monotonic()
+    try:
+        throughput = throughput_phase(stack, profile)
+        by_name = {p.name: p for p in stack.processes}
+        streaming = streaming_phase(stack, profile, by_name["litellm"], by_name["fake-model"], stack.demo_mcp())
+    finally:
+        stack.stop()
+    results = {
+        "environment": environment(),
+        "command": "make bench-quick" if args.quick else "make bench",
+        "profile": {"rounds": profile.rounds, "seconds": profile.seconds, "concurrency": list(profile.concurrency)},
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "throughput": throughput,
+        **streaming,
+    }
+    write_report(results, profile.out_dir)
+    print(f"benchmark done in {results['elapsed_s']} s; report in {profile.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

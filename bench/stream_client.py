@@ -1,0 +1,111 @@
+"""Streaming load for the benchmark, run in its own process so it never shares a core's
+event loop with the server it measures.
+
+    python bench/stream_client.py ttft URL --token T --model M -n 30
+        sequential streams; prints JSON: time to first content chunk and inter-chunk gaps (ms)
+    python bench/stream_client.py hold URL --token T --model M -n 500 --hold 3
+        opens n streams at once, waits until every one has produced its first chunk, keeps
+        them open `hold` seconds, prints JSON with how many opened
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import statistics
+import time
+
+import httpx
+
+
+def body(model: str) -> dict:
+    return {"model": model, "stream": True, "messages": [{"role": "user", "content": "Stream a greeting, please."}]}
+
+
+def is_content(line: str) -> bool:
+    return line.startswith("data: ") and '"content":"' in line and '"content":""' not in line
+
+
+async def one_stream(client: httpx.AsyncClient, url: str, headers: dict, model: str) -> tuple[float, list[float]]:
+    started = time.perf_counter()
+    stamps: list[float] = []
+    async with client.stream("POST", url, json=body(model), headers=headers) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if is_content(line):
+                stamps.append(time.perf_counter())
+    if not stamps:
+        raise RuntimeError("the stream carried no content")
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
+    return (stamps[0] - started) * 1000, gaps
+
+
+async def ttft(url: str, headers: dict, model: str, n: int, warmup: int) -> dict:
+    async with httpx.AsyncClient(timeout=60) as client:
+        for _ in range(warmup):
+            await one_stream(client, url, headers, model)
+        firsts, gaps = [], []
+        for _ in range(n):
+            first, between = await one_stream(client, url, headers, model)
+            firsts.append(first)
+            gaps.extend(between)
+    return {
+        "ttft_p50_ms": statistics.median(firsts),
+        "ttft_p90_ms": statistics.quantiles(firsts, n=10)[-1] if len(firsts) > 1 else firsts[0],
+        "gap_mean_ms": statistics.fmean(gaps) if gaps else 0.0,
+        "samples": n,
+    }
+
+
+async def hold(url: str, headers: dict, model: str, n: int, seconds: float) -> dict:
+    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=0)
+    opened = asyncio.Event()
+    count = 0
+
+    async def keep_open(client: httpx.AsyncClient) -> None:
+        nonlocal count
+        async with client.stream("POST", url, json=body(model), headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    count += 1
+                    if count == n:
+                        opened.set()
+                    await asyncio.sleep(seconds + 30)  # hold the stream; cancelled below
+
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        tasks = [asyncio.create_task(keep_open(client)) for _ in range(n)]
+        try:
+            await asyncio.wait_for(opened.wait(), timeout=90)
+            await asyncio.sleep(seconds)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return {"opened": count}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["ttft", "hold"])
+    parser.add_argument("url")
+    parser.add_argument("--token", default="none")
+    parser.add_argument("--model", default="fake-model+chunks=20x10")
+    parser.add_argument("--routing", default="")
+    parser.add_argument("-n", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--hold", type=float, default=3.0)
+    args = parser.parse_args()
+    headers = {"Authorization": f"Bearer {args.token}"}
+    if args.routing:
+        headers["X-Routing-Mode"] = args.routing
+    if args.mode == "ttft":
+        result = asyncio.run(ttft(args.url, headers, args.model, args.n, args.warmup))
+    else:
+        result = asyncio.run(hold(args.url, headers, args.model, args.n, args.hold))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Run the local stack as one supervised group: prefixed, interleaved logs; Ctrl-C stops all.
+
+    python scripts/run_stack.py          LiteLLM (:4000, config/litellm_config.yaml), the demo MCP
+                                          server (:8001), the API (:8000), the web client (:8080),
+                                          + Phoenix (:6006) when installed (`make install-phoenix`)
+    python scripts/run_stack.py --demo   the same, with LiteLLM pointed at the fake model (:9100),
+                                          so everything works without any provider key
+
+With Phoenix installed, the API and LiteLLM export their spans to it (one trace tree per
+request) unless .env points them elsewhere; Phoenix starts with every outbound feature
+off and keeps its SQLite database under data/phoenix.
+
+Supervision is honcho's (a Procfile runner); this script only decides which processes
+run and with which environment. Each process gets an explicit environment: LiteLLM sees
+only the variables meant for it (never the gateway's DATABASE_URL, say).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from dotenv import dotenv_values
+from honcho.manager import Manager
+
+REPO = Path(__file__).resolve().parents[1]
+LITELLM_BIN = REPO / ".tools" / "litellm" / "bin" / "litellm"
+PHOENIX_BIN = REPO / ".tools" / "phoenix" / "bin" / "phoenix"
+FAKE_PORT = 9100
+PHOENIX_URL = "http://127.0.0.1:6006"
+# Phoenix reaches for the internet at start-up (fonts, sandboxes, an assistant, telemetry)
+# unless told not to.
+PHOENIX_OFFLINE = {
+    "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false",
+    "PHOENIX_ALLOWED_SANDBOX_PROVIDERS": "NONE",
+    "PHOENIX_DISABLE_AGENT_ASSISTANT": "true",
+    "PHOENIX_TELEMETRY_ENABLED": "false",
+}
+# What LiteLLM may read from .env: its own keys, and where to send its spans.
+LITELLM_VARS = ("OPENAI_API_KEY", "LITELLM_MASTER_KEY", "PHOENIX_COLLECTOR_HTTP_ENDPOINT", "PHOENIX_PROJECT_NAME")
+
+
+def load_env() -> dict[str, str]:
+    values = {k: v for k, v in dotenv_values(REPO / ".env").items() if v is not None}
+    return {**values, **{k: v for k, v in os.environ.items() if k in values or k in LITELLM_VARS}}
+
+
+def base_env() -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "TERM", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
+    return {k: os.environ[k] for k in keep if k in os.environ} | {"PYTHONUNBUFFERED": "1"}
+
+
+def web_client_token(env: dict[str, str]) -> str:
+    """The token the web client sends: WEB_CLIENT_API_TOKEN, else the gateway's first API_TOKENS entry.
+
+    So the page works whether the local gateway requires auth or not, with nothing to copy.
+    """
+    tokens = [token.strip() for token in env.get("API_TOKENS", "").split(",") if token.strip()]
+    return env.get("WEB_CLIENT_API_TOKEN") or (tokens[0] if tokens else "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--demo", action="store_true", help="serve every model from the fake upstream")
+    args = parser.parse_args()
+    env = load_env()
+    manager = Manager()
+    venv_bin = Path(sys.executable).parent
+
+    litellm_env = (
+        base_env() | {k: env[k] for k in LITELLM_VARS if env.get(k)} | {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    )
+    litellm_config = REPO / "config" / "litellm_config.yaml"
+    if args.demo:
+        litellm_config = REPO / "tests" / "support" / "litellm_test_config.yaml"
+        litellm_env["FAKE_UPSTREAM_BASE_URL"] = f"http://127.0.0.1:{FAKE_PORT}/v1"
+        manager.add_process(
+            "fake-model",
+            f"{venv_bin / 'python'} scripts/fake_upstream.py --port {FAKE_PORT}",
+            env=base_env(),
+            cwd=str(REPO),
+        )
+    elif not env.get("OPENAI_API_KEY"):
+        print(
+            "warning: OPENAI_API_KEY is not set in .env — the stack starts, but chat requests will answer 502 "
+            "until you set it (or try `make run-demo`, which needs no key).",
+            file=sys.stderr,
+        )
+    if not env.get("LITELLM_MASTER_KEY"):
+        print("error: LITELLM_MASTER_KEY is not set in .env (see .env.dev.example)", file=sys.stderr)
+        return 2
+
+    # The API reads .env itself (Settings); it gets the environment the user ran us with, with
+    # the app's environment first on PATH so stdio MCP servers installed there are found.
+    api_path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    api_env = {**os.environ, "PATH": api_path, "PYTHONUNBUFFERED": "1"}
+    if PHOENIX_BIN.exists():
+        add_phoenix(manager, env, litellm_env, api_env)
+    else:
+        print("note: Phoenix is not installed; `make install-phoenix` adds traces at :6006.", file=sys.stderr)
+
+    manager.add_process(
+        "litellm",
+        f"{LITELLM_BIN} --config {litellm_config} --host 127.0.0.1 --port 4000",
+        env=litellm_env,
+        cwd=str(REPO),
+    )
+    manager.add_process(
+        "mcp-demo", f"{venv_bin / 'python'} scripts/demo_mcp_server.py --port 8001", env=base_env(), cwd=str(REPO)
+    )
+    manager.add_process(
+        "api",
+        f"{venv_bin / 'uvicorn'} --factory api.main:create_app --host 127.0.0.1 --port 8000",
+        env=api_env,
+        cwd=str(REPO),
+    )
+    # The web client reads its WEB_CLIENT_* settings from .env itself; only the token is derived.
+    manager.add_process(
+        "web",
+        f"{venv_bin / 'python'} -m web_client",
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "WEB_CLIENT_API_TOKEN": web_client_token(env | dict(os.environ))},
+        cwd=str(REPO),
+    )
+    manager.loop()
+    return manager.returncode or 0
+
+
+def add_phoenix(manager: Manager, env: dict[str, str], litellm_env: dict[str, str], api_env: dict[str, str]) -> None:
+    """Run Phoenix on :6006 and send the API's and LiteLLM's spans to it (unless .env says otherwise)."""
+    working_dir = REPO / "data" / "phoenix"
+    working_dir.mkdir(parents=True, exist_ok=True)
+    phoenix_env = (
+        base_env()
+        | PHOENIX_OFFLINE
+        | {
+            "PHOENIX_HOST": "127.0.0.1",
+            "PHOENIX_PORT": "6006",
+            "PHOENIX_WORKING_DIR": str(working_dir),
+            "PHOENIX_DB_LOGGING_LEVEL": "warning",
+        }
+    )
+    manager.add_process("phoenix", f"{PHOENIX_BIN} serve", env=phoenix_env, cwd=str(REPO))
+    endpoints = ("PHOENIX_COLLECTOR_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not any(env.get(name) or os.environ.get(name) for name in endpoints):
+        api_env["PHOENIX_COLLECTOR_ENDPOINT"] = PHOENIX_URL
+    litellm_env.setdefault("PHOENIX_COLLECTOR_HTTP_ENDPOINT", f"{PHOENIX_URL}/v1/traces")
+    # One project for both, or the trace tree is split between two Phoenix projects.
+    project = env.get("PHOENIX_PROJECT_NAME") or "default"
+    api_env.setdefault("PHOENIX_PROJECT_NAME", project)
+    litellm_env["PHOENIX_PROJECT_NAME"] = project
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Session fixtures that start real servers: the fake upstream, a LiteLLM proxy, gateways.
+
+The only fake is the model (scripts/fake_upstream.py). LiteLLM is the real proxy from
+PyPI, installed in its own environment by `make install-litellm`; a missing LiteLLM is
+a test failure, not a skip. The audit store is real too: a SQLite file, or a fresh
+database on the real PostgreSQL server (`TEST_DATABASE_URL`), per test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from tests.support.databases import TestDatabase, drop, postgres_address, postgres_database, sqlite_database
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.phoenix import PHOENIX_BIN, PhoenixReader, start_phoenix
+from tests.support.processes import REPO, ServerProcess, free_port
+from tests.support.tcp_forwarder import TcpForwarder
+
+LITELLM_BIN = Path(os.environ.get("LITELLM_BIN", REPO / ".tools" / "litellm" / "bin" / "litellm"))
+LITELLM_TEST_CONFIG = REPO / "tests" / "support" / "litellm_test_config.yaml"
+MASTER_KEY = "sk-test-master-key"
+TOKEN = "test-token"
+
+
+@dataclass
+class Gateway:
+    process: ServerProcess
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def base_url(self) -> str:
+        return self.process.url + "/v1"
+
+    def logs(self) -> str:
+        return self.process.logs()
+
+    def give_up_after(self, seconds: float, body: dict, request_id: str, headers: dict[str, str]) -> None:
+        """POST a chat request and leave (close the connection) once `seconds` pass unanswered."""
+        with contextlib.suppress(httpx.ReadTimeout):
+            httpx.post(
+                self.base_url + "/chat/completions",
+                json=body,
+                headers={**headers, "X-Request-Id": request_id},
+                timeout=seconds,
+            )
+
+    def access_line(self, request_id: str, timeout: float = 5.0) -> dict:
+        """The access-log line for `request_id` (written when the request finishes)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.logs().splitlines():
+                if request_id in line and '"event": "request"' in line:
+                    return json.loads(line)
+            time.sleep(0.05)
+        raise AssertionError(f"no access line for {request_id} in {self.process.log_path}")
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("server-logs")
+
+
+@pytest.fixture(scope="session")
+def fake_upstream(logs_dir: Path) -> Iterator[FakeUpstream]:
+    port = free_port()
+    process = ServerProcess(
+        "fake-upstream",
+        [sys.executable, str(REPO / "scripts" / "fake_upstream.py"), "--port", str(port)],
+        port,
+        logs_dir / "fake-upstream.log",
+    ).start("/health")
+    yield FakeUpstream(process.url)
+    process.stop()
+
+
+def start_litellm(
+    name: str, fake_upstream: FakeUpstream, logs_dir: Path, phoenix_traces_url: str, project: str = "default"
+) -> ServerProcess:
+    """A real LiteLLM proxy in front of the fake upstream, sending its spans to `phoenix_traces_url`."""
+    if not LITELLM_BIN.exists():
+        pytest.fail(f"LiteLLM is not installed at {LITELLM_BIN}: run `make install-litellm` (make test does)")
+    port = free_port()
+    return ServerProcess(
+        name,
+        [str(LITELLM_BIN), "--config", str(LITELLM_TEST_CONFIG), "--host", "127.0.0.1", "--port", str(port)],
+        port,
+        logs_dir / f"{name}.log",
+        env={
+            "LITELLM_MASTER_KEY": MASTER_KEY,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "FAKE_UPSTREAM_BASE_URL": fake_upstream.base_url,
+            "OPENAI_API_KEY": None,  # the `needs-openai-key` model must find no provider key
+            "PHOENIX_COLLECTOR_HTTP_ENDPOINT": phoenix_traces_url,
+            "PHOENIX_PROJECT_NAME": project,
+        },
+    ).start("/health/readiness", timeout=180)
+
+
+@pytest.fixture(scope="session")
+def litellm(fake_upstream: FakeUpstream, logs_dir: Path) -> Iterator[str]:
+    """A real LiteLLM proxy in front of the fake upstream; yields its URL.
+
+    Its `arize_phoenix` callback points at a port nothing listens on: LiteLLM must serve
+    as usual when Phoenix is down (the e2e tests start one that exports to a real Phoenix).
+    """
+    process = start_litellm("litellm", fake_upstream, logs_dir, f"http://127.0.0.1:{free_port()}/v1/traces")
+    yield process.url
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_mcp(logs_dir: Path) -> Iterator[ServerProcess]:
+    """Our demo MCP server (streamable HTTP), shared by the reasoning tests."""
+    process = start_demo_mcp(logs_dir, "demo-mcp")
+    yield process
+    process.stop()
+
+
+def start_demo_mcp(logs_dir: Path, name: str, *extra: str) -> ServerProcess:
+    port = free_port()
+    return ServerProcess(
+        name,
+        [sys.executable, str(REPO / "scripts" / "demo_mcp_server.py"), "--port", str(port), *extra],
+        port,
+        logs_dir / f"{name}.log",
+    ).start("/")
+
+
+def time_server() -> dict[str, object]:
+    """The third-party MCP server (PyPI mcp-server-time), launched over stdio by the gateway."""
+    return {
+        "name": "time",
+        "command": str(Path(sys.executable).parent / "mcp-server-time"),
+        "args": ["--local-timezone", "UTC"],
+    }
+
+
+def write_mcp_config(path: Path, *servers: dict[str, object]) -> Path:
+    path.write_text(yaml.safe_dump({"servers": list(servers)}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def phoenix(logs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoenixReader]:
+    """A real Phoenix (installed by `make install-phoenix`); a missing one is a failure."""
+    if not PHOENIX_BIN.exists():
+        pytest.fail(f"Phoenix is not installed at {PHOENIX_BIN}: run `make install-phoenix` (make test-e2e does)")
+    process = start_phoenix(logs_dir, tmp_path_factory.mktemp("phoenix"))
+    yield PhoenixReader(process.url)
+    process.stop()
+
+
+PHOENIX_PROJECT = "gateway-e2e"
+
+
+@pytest.fixture(scope="session")
+def litellm_to_phoenix(fake_upstream: FakeUpstream, logs_dir: Path, phoenix: PhoenixReader) -> Iterator[str]:
+    """A second LiteLLM proxy whose `arize_phoenix` callback exports to the test Phoenix."""
+    process = start_litellm(
+        "litellm-phoenix", fake_upstream, logs_dir, phoenix.url + "/v1/traces", project=PHOENIX_PROJECT
+    )
+    yield process.url
+    process.stop()
+
+
+def gateway_env(upstream_url: str, **overrides: object) -> dict[str, str | None]:
+    env: dict[str, str | None] = {
+        "LLM_BASE_URL": upstream_url,
+        "LLM_API_KEY": MASTER_KEY,
+        "REQUIRE_AUTH": "true",
+        "API_TOKENS": TOKEN,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        # Tracing is off unless a test turns it on, whatever the developer's shell says.
+        "PHOENIX_COLLECTOR_ENDPOINT": None,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": None,
+    }
+    env.update({key.upper(): str(value) for key, value in overrides.items()})
+    return env
+
+
+def launch_gateway_process(litellm_url: str, name: str, log_path: Path, cwd: Path, **overrides: object) -> Gateway:
+    """A gateway subprocess on a free port, running in `cwd` (its SQLite audit store and spill file live there)."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1"]
+    process = ServerProcess(
+        name,
+        [*command, "--port", str(port)],
+        port,
+        log_path,
+        env=gateway_env(litellm_url, **overrides),
+        cwd=cwd,
+    ).start("/health")
+    return Gateway(process)
+
+
+@pytest.fixture(scope="session")
+def start_gateway(
+    litellm: str, logs_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Gateway]]:
+    """Start (or reuse) a gateway process with settings overrides, e.g. `llm_read_timeout=1`.
+
+    In front of the session's LiteLLM proxy unless `upstream` names another server. Each
+    runs from its own empty working directory, so a developer's `.env` cannot leak in and no
+    two gateways share the default SQLite audit store or spill file.
+    """
+    running: dict[tuple[tuple[str, str | None], ...], Gateway] = {}
+
+    def start(upstream: str | None = None, **overrides: object) -> Gateway:
+        key = tuple(sorted(gateway_env(upstream or litellm, **overrides).items()))
+        if key not in running:
+            name = f"gateway-{len(running)}"
+            workdir = tmp_path_factory.mktemp(f"{name}-cwd")
+            log_path = logs_dir / f"{name}.log"
+            running[key] = launch_gateway_process(upstream or litellm, name, log_path, workdir, **overrides)
+        return running[key]
+
+    yield start
+    for gateway in running.values():
+        gateway.process.stop()
+
+
+@pytest.fixture
+def launch_gateway(litellm: str, logs_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
+    """Start gateways that live only for this test; pass the same `cwd` to restart one on its files."""
+    launched: list[Gateway] = []
+
+    def launch(cwd: Path | None = None, **overrides: object) -> Gateway:
+        name = f"{tmp_path.name}-gateway-{len(launched)}"
+        gateway = launch_gateway_process(litellm, name, logs_dir / f"{name}.log", cwd or tmp_path, **overrides)
+        launched.append(gateway)
+        return gateway
+
+    yield launch
+    for gateway in launched:
+        gateway.process.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TestDatabase]:
+    """An empty audit database of each kind: a SQLite file, and a new database on the real Postgres."""
+    db = await (sqlite_database(tmp_path) if request.param == "sqlite" else postgres_database())
+    yield db
+    await drop(db)
+
+
+@pytest.fixture
+async def postgres_db() -> AsyncIterator[TestDatabase]:
+    """An empty database on the real Postgres server (for tests that take the server away)."""
+    db = await postgres_database()
+    yield db
+    await drop(db)
+
+
+@pytest.fixture
+def postgres_forwarder() -> Iterator[TcpForwarder]:
+    """A forwarder to the Postgres server that the test can close (server "down") and reopen."""
+    forwarder = TcpForwarder(*postgres_address())
+    forwarder.open()
+    yield forwarder
+    forwarder.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(start_gateway: Callable[..., Gateway]) -> Gateway:
+    """The default gateway: auth on, in front of the real LiteLLM proxy."""
+    return start_gateway()
+
+
+@pytest.fixture
+def client(gateway: Gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.base_url, api_key=TOKEN, max_retries=0)
+
+
+@pytest.fixture
+def aclient(gateway: Gateway) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=gateway.base_url, api_key=TOKEN, max_retries=0)

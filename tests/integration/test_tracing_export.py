@@ -1,0 +1,103 @@
+"""Tracing against collectors that fail, and with no collector at all (real gateway processes)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from api.observability.export import EXPORT_TIMEOUT_SECONDS
+from tests.conftest import TOKEN
+from tests.support.processes import free_port
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def chat(text: str, model: str = "fake-model", stream: bool = False) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": text}], "stream": stream}
+
+
+@pytest.fixture(scope="module")
+def black_hole() -> Iterator[str]:
+    """A collector that accepts connections and never answers: every export hangs to its timeout."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(512)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def wait_for_tracing_health(url: str, status: str, timeout: float = 45.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        report = httpx.get(url + "/health/ready").json()
+        tracing = report["components"]["tracing"]
+        if tracing["status"] == status or time.monotonic() > deadline:
+            return tracing
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("collector", ["refused", "black_hole"])
+def test_a_dead_collector_neither_fails_nor_slows_requests(start_gateway, fake_upstream, black_hole, collector):
+    endpoint = black_hole if collector == "black_hole" else f"http://127.0.0.1:{free_port()}"
+    # Straight to the fake model: nothing but the gateway (and its exporter) in the latency.
+    gateway = start_gateway(fake_upstream.base_url, llm_api_key="sk-fake", phoenix_collector_endpoint=endpoint)
+    with httpx.Client(base_url=gateway.url, headers=AUTH, timeout=30) as client:
+        for index in range(12):
+            response = client.post(
+                "/v1/chat/completions", json=chat(f"q{index}", "fake-model+chunks=3x1", stream=index % 2 == 0)
+            )
+            assert response.status_code == 200
+            line = gateway.access_line(response.headers["x-request-id"])
+            assert line["trace_id"] == response.headers["x-trace-id"]
+            # An export blocks up to its timeout; a request never waits for one.
+            assert line["latency_ms"] < EXPORT_TIMEOUT_SECONDS * 1000 / 5
+            time.sleep(0.5)  # spread over several export batches
+    tracing = wait_for_tracing_health(gateway.url, "degraded")
+    assert tracing["status"] == "degraded", tracing
+    ready = httpx.get(gateway.url + "/health/ready")
+    assert ready.status_code == 200  # tracing is never critical
+    assert httpx.get(gateway.url + "/health").json()["status"] == "ok"
+
+
+def test_the_access_line_carries_trace_id_and_route_when_tracing_is_on(start_gateway, black_hole):
+    gateway = start_gateway(phoenix_collector_endpoint=black_hole)
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=chat("x"), headers=AUTH)
+    line = gateway.access_line(response.headers["x-request-id"])
+    assert len(line["trace_id"]) == 32
+    assert line["trace_id"] == response.headers["x-trace-id"]
+    assert (line["route"], line["reason"]) == ("passthrough", "default")
+
+
+def test_tracing_off_sends_no_traceparent_but_still_the_component(start_gateway, fake_upstream):
+    gateway = start_gateway(upstream=fake_upstream.base_url, llm_api_key="sk-fake-upstream-key")
+    tag = f"m-{uuid.uuid4().hex[:12]}"
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=chat(tag), headers={**AUTH, "X-Session-ID": "s-1"})
+    assert response.status_code == 200
+    assert "x-trace-id" not in response.headers
+    upstream = fake_upstream.request_with(tag)
+    assert "traceparent" not in upstream["headers"]
+    assert upstream["body"]["metadata"] == {"component": "passthrough"}
+    assert gateway.access_line(response.headers["x-request-id"])["trace_id"] is None
+    tracing = httpx.get(gateway.url + "/health/ready").json()["components"]["tracing"]
+    assert tracing["status"] == "ok"
+    assert "off" in tracing["detail"]
+
+
+def test_a_dead_collector_does_not_hold_up_shutdown(start_gateway, fake_upstream, black_hole):
+    # Settings of its own (a fresh process: this test stops it).
+    gateway = start_gateway(
+        fake_upstream.base_url, llm_api_key="sk-fake", phoenix_collector_endpoint=black_hole, log_level="WARNING"
+    )
+    for index in range(5):
+        response = httpx.post(gateway.url + "/v1/chat/completions", json=chat(f"bye {index}"), headers=AUTH)
+        assert response.status_code == 200
+    # Spans are queued for a collector that never answers; SIGTERM must still end the
+    # process cleanly before the stopper's 10 s patience runs out and it sends SIGKILL.
+    gateway.process.stop()
+    # uvicorn shuts down gracefully and then re-raises SIGTERM; SIGKILL would be -9.
+    assert gateway.process.process.returncode == -signal.SIGTERM

@@ -1,0 +1,19 @@
+"""Names the public contract fixes (docs: contract section 8), for the tests that check them."""
+
+#: Every metric of contract section 8, as a scraper sees it.
+CONTRACT_METRICS = (
+    "gateway_requests_total",
+    "gateway_request_duration_seconds",
+    "gateway_time_to_first_token_seconds",
+    "gateway_overhead_seconds",
+    "gateway_in_flight_requests",
+    "gateway_tokens_total",
+    "routing_decisions_total",
+    "reasoning_steps",
+    "tool_calls_total",
+    "tool_call_duration_seconds",
+    "mcp_server_up",
+    "audit_queue_depth",
+    "audit_rows_written_total",
+    "audit_rows_spilled_total",
+)

@@ -1,0 +1,36 @@
+"""Bearer tokens (contract section 1)."""
+
+import pytest
+
+from api.auth import bearer_token, client_id_for, token_accepted
+
+TOKENS = [b"alpha", b"beta"]
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer alpha", "alpha"),
+        ("bearer   alpha ", "alpha"),
+        ("Basic alpha", None),
+        ("Bearer", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_bearer_token_parsing(header, token):
+    assert bearer_token(header) == token
+
+
+@pytest.mark.parametrize(
+    ("token", "accepted"), [("alpha", True), ("beta", True), ("alph", False), ("", False), (None, False)]
+)
+def test_token_acceptance(token, accepted):
+    assert token_accepted(token, TOKENS) is accepted
+
+
+def test_client_id_is_short_stable_and_not_the_token():
+    assert client_id_for("alpha") == client_id_for("alpha")
+    assert client_id_for("alpha") != client_id_for("beta")
+    assert len(client_id_for("alpha")) == 16
+    assert "alpha" not in client_id_for("alpha")

@@ -1,0 +1,50 @@
+"""The page and the small JSON endpoints it reads: health, its configuration, the model list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openai
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from web_client.gateway import error_response
+
+STATIC_DIR = Path(__file__).parent / "static"
+# The model's answer is rendered as HTML (sanitized Markdown); this policy is the second
+# wall behind the sanitizer: no inline script, no script or image from elsewhere (an
+# injected <img> cannot carry the conversation to another host), no framing.
+PAGE_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-cache",
+}
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+
+
+async def health(request: Request) -> Response:
+    """Liveness for compose: no I/O, the gateway may be down."""
+    return JSONResponse({"status": "ok"})
+
+
+async def page_config(request: Request) -> Response:
+    """What the page needs to know about its settings; never the token."""
+    settings = request.state.settings
+    return JSONResponse({"gateway_url": settings.gateway_url, "phoenix_url": settings.phoenix_url})
+
+
+async def list_models(request: Request) -> Response:
+    """The gateway's `/v1/models` ids, for the model selector."""
+    gateway: openai.AsyncOpenAI = request.state.gateway
+    try:
+        page = await gateway.models.list()
+    except (openai.APIStatusError, openai.APIConnectionError) as exc:
+        return error_response(exc, request.state.settings.gateway_url)
+    return JSONResponse({"data": [model.id for model in page.data]})
