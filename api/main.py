@@ -5,6 +5,7 @@ Run with `uvicorn --factory api.main:create_app`. Nothing is constructed at impo
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -42,6 +43,10 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.start()
+        # Everything built so far lives as long as the app: move it out of the collector's
+        # sight, so full collections stop walking it on every request's time (they were
+        # the gateway's 100+ ms p99 pauses).
+        gc.freeze()
         try:
             yield
         finally:
