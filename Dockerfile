@@ -48,4 +48,6 @@ EXPOSE 8000
 # The slim image has no curl; the standard library is enough for a liveness probe.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
-CMD ["uvicorn", "--factory", "api.main:create_app", "--host", "0.0.0.0", "--port", "8000"]
+# Idle client connections stay open 75 s (uvicorn's default is 5 s): longer than the SDKs'
+# pools keep them (httpx 5 s, aiohttp 15 s), so a client never reuses one we are closing.
+CMD ["uvicorn", "--factory", "api.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--timeout-keep-alive", "75"]

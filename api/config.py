@@ -81,6 +81,12 @@ class Settings(AuditSettings):
     llm_pool_timeout: float = Field(5.0, gt=0, description="max wait for a free pooled connection")
     llm_max_connections: int = Field(200, ge=1)
     llm_max_keepalive_connections: int = Field(50, ge=0)
+    llm_keepalive_expiry: float = Field(
+        4.0,
+        gt=0,
+        description="seconds an idle pooled connection is reused; keep it below the upstream's keep-alive "
+        "(LiteLLM's uvicorn closes idle connections after 5 s), or a request can land on a closing connection",
+    )
     llm_max_retries: int = Field(0, ge=0, description="SDK retries; LiteLLM already retries, so 0 by default")
     llm_http_transport: Literal["aiohttp", "httpx"] = Field(
         "aiohttp", description="HTTP transport of the upstream client; aiohttp holds up better under load"

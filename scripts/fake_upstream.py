@@ -489,7 +489,10 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model ids")
     args = parser.parse_args()
     app = create_app(tuple(m for m in args.models.split(",") if m))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # Like a provider's edge, hold idle connections longer than any client pool keeps them
+    # (LiteLLM's aiohttp pool: 120 s); a shorter keep-alive makes the server close
+    # connections a busy client is about to reuse, which fails requests at random.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=600)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def main() -> int:
     )
     manager.add_process(
         "api",
-        f"{venv_bin / 'uvicorn'} --factory api.main:create_app --host 127.0.0.1 --port 8000",
+        f"{venv_bin / 'uvicorn'} --factory api.main:create_app --host 127.0.0.1 --port 8000 --timeout-keep-alive 75",
         env=api_env,
         cwd=str(REPO),
     )

@@ -198,6 +198,7 @@ def launch_gateway_process(litellm_url: str, name: str, log_path: Path, cwd: Pat
     """A gateway subprocess on a free port, running in `cwd` (its SQLite audit store and spill file live there)."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1"]
+    command += ["--timeout-keep-alive", "75"]  # as the image runs it
     process = ServerProcess(
         name,
         [*command, "--port", str(port)],

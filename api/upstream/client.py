@@ -25,6 +25,7 @@ def build_llm_client(settings: Settings) -> AsyncOpenAI:
         # The aiohttp transport keeps every idle connection up to the limit; this
         # bound applies to the httpx transport only.
         max_keepalive_connections=settings.llm_max_keepalive_connections,
+        keepalive_expiry=settings.llm_keepalive_expiry,
     )
     http_client_class = DefaultAioHttpClient if settings.llm_http_transport == "aiohttp" else DefaultAsyncHttpxClient
     return AsyncOpenAI(
