@@ -152,14 +152,17 @@ def _started(service: _T | None) -> _T:
     return service
 
 
-def get_services(request: Request) -> ServiceContainer:
+# The getters are `async def` although they never await: FastAPI runs a plain `def`
+# dependency in its thread pool, and two thread hops per request were the largest cost
+# of a passthrough call after the upstream's own (py-spy, docs/benchmarks.md).
+async def get_services(request: Request) -> ServiceContainer:
     return request.app.state.services
 
 
 Services = Annotated[ServiceContainer, Depends(get_services)]
 
 
-def get_record(request: Request) -> RequestRecord:
+async def get_record(request: Request) -> RequestRecord:
     record = record_of(request.scope)
     if record is None:
         raise RuntimeError("RequestContextMiddleware is not installed: create the app with create_app()")
