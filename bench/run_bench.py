@@ -169,6 +169,8 @@ class Stack:
             "127.0.0.1",
             "--port",
             "{port}",
+            "--timeout-keep-alive",
+            "75",
         ]
         # Its own working directory: its embedded audit store and spill file are its own.
         cwd = self.workdir / name
@@ -325,10 +327,16 @@ def throughput_phase(stack: Stack, profile: Profile) -> dict:
 
 
 def streaming_phase(
-    stack: Stack, profile: Profile, litellm: ServerProcess, fake: ServerProcess, mcp: ServerProcess
+    stack: Stack,
+    profile: Profile,
+    litellm: ServerProcess,
+    fake: ServerProcess,
+    mcp: ServerProcess,
+    sink: ServerProcess,
 ) -> dict:
     upstream = f"{fake.url}/v1"
-    gateway = stack.gateway("gateway-fake", upstream, "unused")
+    # 500 streams held open need 500 upstream connections (the default pool is 200).
+    gateway = stack.gateway("gateway-fake", upstream, "unused", {"LLM_MAX_CONNECTIONS": "600", **_tracing_env(sink)})
     gateway_litellm = next(p for p in stack.processes if p.name == "gateway-litellm")
     bare = stack.bare_hop("bare-hop-fake", upstream)
     urls = {
@@ -369,7 +377,9 @@ def streaming_phase(
 
     config = stack.workdir / "mcp.yaml"
     config.write_text(yaml.safe_dump({"servers": [{"name": "demo", "url": f"{mcp.url}/mcp"}]}))
-    reasoning_gateway = stack.gateway("gateway-reasoning", upstream, "unused", {"MCP_SERVERS_CONFIG": str(config)})
+    reasoning_gateway = stack.gateway(
+        "gateway-reasoning", upstream, "unused", {"MCP_SERVERS_CONFIG": str(config), **_tracing_env(sink)}
+    )
     _wait_for_tools(reasoning_gateway)
     reasoning = Target(
         "reasoning",
@@ -442,7 +452,9 @@ def main() -> int:
     try:
         throughput = throughput_phase(stack, profile)
         by_name = {p.name: p for p in stack.processes}
-        streaming = streaming_phase(stack, profile, by_name["litellm"], by_name["fake-model"], stack.demo_mcp())
+        streaming = streaming_phase(
+            stack, profile, by_name["litellm"], by_name["fake-model"], stack.demo_mcp(), sink=by_name["nginx"]
+        )
     finally:
         stack.stop()
     results = {

@@ -5,13 +5,14 @@ event loop with the server it measures.
         sequential streams; prints JSON: time to first content chunk and inter-chunk gaps (ms)
     python bench/stream_client.py hold URL --token T --model M -n 500 --hold 3
         opens n streams at once, waits until every one has produced its first chunk, keeps
-        them open `hold` seconds, prints JSON with how many opened
+        them open `hold` seconds, prints JSON with how many opened (gave a content chunk)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import statistics
@@ -62,24 +63,31 @@ async def ttft(url: str, headers: dict, model: str, n: int, warmup: int) -> dict
 async def hold(url: str, headers: dict, model: str, n: int, seconds: float) -> dict:
     limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=0)
     opened = asyncio.Event()
+    release = asyncio.Event()
     count = 0
 
     async def keep_open(client: httpx.AsyncClient) -> None:
         nonlocal count
         async with client.stream("POST", url, json=body(model), headers=headers) as response:
             async for line in response.aiter_lines():
-                if line.startswith("data: "):
+                if is_content(line):
+                    # Counted once, on its first content chunk (an error event is not an open
+                    # stream), then held open until all are measured.
                     count += 1
                     if count == n:
                         opened.set()
-                    await asyncio.sleep(seconds + 30)  # hold the stream; cancelled below
+                    await release.wait()
+                    return
 
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         tasks = [asyncio.create_task(keep_open(client)) for _ in range(n)]
         try:
-            await asyncio.wait_for(opened.wait(), timeout=90)
+            # Fewer than n may ever open (the server refuses some); report how many did.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(opened.wait(), timeout=90)
             await asyncio.sleep(seconds)
         finally:
+            release.set()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
