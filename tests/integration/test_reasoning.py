@@ -208,6 +208,37 @@ def test_model_prefix_selects_reasoning_without_a_header(reasoning_gateway):
     assert response.json()["model"] == "fake-model+agent=demo"  # the prefix never reaches the model
 
 
+def test_a_chat_ui_picks_reasoning_by_model_name_and_shows_paragraphs(reasoning_gateway, fake_upstream):
+    """What Open WebUI or LibreChat does: no header, `reasoning/<m>` from the model list, and the
+    `reasoning_content` deltas joined into one text shown as thinking."""
+    client = openai.OpenAI(base_url=reasoning_gateway.base_url, api_key=TOKEN, max_retries=0)
+    tag = marker()
+    raw = client.chat.completions.with_raw_response.create(
+        model="reasoning/fake-model+agent=demo", messages=[{"role": "user", "content": tag}], stream=True
+    )
+    assert raw.headers["x-routing-reason"] == "model_reasoning"
+    chunks = list(raw.parse())
+
+    assert {call["body"]["model"] for call in fake_upstream.requests_with(tag)} == {"fake-model+agent=demo"}
+    thinking = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
+    paragraphs = thinking.split("\n\n")
+    assert paragraphs[-1] == ""  # every event's text ends in a blank line
+    paragraphs = paragraphs[:-1]
+    assert paragraphs[:3] == [
+        "**Step 1**",
+        "I should look up the weather.\nNext: use get_weather.",  # the step's thought in full
+        'Calling get_weather(city="Paris") in order.',
+    ]
+    result = paragraphs[3]
+    assert result.startswith('✓ get_weather(city="Paris") → {')  # the tool's JSON result, summarised
+    assert result.endswith(" ms)")
+    assert "\n" not in result
+    assert paragraphs[4] == "Step 1 done."
+    assert paragraphs[-1] == "Reasoning complete: 2 step(s), finished."
+    assert not any(p.lstrip().startswith(("{", "[")) for p in paragraphs)  # no raw event dumps
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"Echo: {tag}"
+
+
 # ---- what the model sees -------------------------------------------------------------------
 
 

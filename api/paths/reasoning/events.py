@@ -35,6 +35,9 @@ class ReasoningEvent:
     step_iteration: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     error: dict[str, str] | None = None
+    # `tool(arguments)` of each result, for the text only: the wire's `tool_results` has no
+    # arguments (contract section 4), but a reader wants to see what each result answers.
+    calls: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The wire form: fields that are null are left out."""
@@ -98,6 +101,7 @@ def tool_result(iteration: int, results: list[ToolCallResult]) -> ReasoningEvent
                 for r in results
             ]
         },
+        calls=tuple(_call(r.prediction.tool_name, r.prediction.arguments) for r in results),
     )
 
 
@@ -123,11 +127,12 @@ def reasoning_text(event: ReasoningEvent) -> str:
         action = f"Next: use {', '.join(planned)}." if planned else f"Next: {meta['next_action'].replace('_', ' ')}."
         text = f"{meta['thought']}\n{action}"
     elif event.type == "tool_execution_start":
-        calls = [f"{p['tool_name']}({_args(p['arguments'])})" for p in meta["tool_predictions"]]
+        calls = [_call(p["tool_name"], p["arguments"]) for p in meta["tool_predictions"]]
         how = "concurrently" if meta["concurrent_execution"] and len(calls) > 1 else "in order"
         text = f"Calling {', '.join(calls)} {how}."
     elif event.type == "tool_result":
-        text = "\n".join(_result_line(r) for r in meta["tool_results"])
+        calls = event.calls or tuple(r["tool_name"] for r in meta["tool_results"])
+        text = "\n".join(_result_line(call, r) for call, r in zip(calls, meta["tool_results"], strict=True))
     elif event.type == "iteration_complete":
         text = f"Step {n} done."
     elif event.type == "reasoning_complete":
@@ -137,15 +142,20 @@ def reasoning_text(event: ReasoningEvent) -> str:
     return text + "\n\n"
 
 
-def _args(arguments: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={orjson.dumps(value).decode()}" for key, value in arguments.items())
+def _call(tool_name: str, arguments: dict[str, Any]) -> str:
+    args = ", ".join(f"{key}={orjson.dumps(value).decode()}" for key, value in arguments.items())
+    return f"{tool_name}({args})"
 
 
-def _result_line(result: dict[str, Any]) -> str:
+def _result_line(call: str, result: dict[str, Any]) -> str:
+    """`✓ tool(arguments) → summary (12 ms)`: one line per call, the result shortened."""
     timing = f"{result['execution_time_ms']:g} ms"
     if not result["success"]:
-        return f"✗ {result['tool_name']} failed ({timing}): {result['error']}"
-    preview = result["result"] or ""
-    if len(preview) > RESULT_PREVIEW_CHARS:
-        preview = preview[:RESULT_PREVIEW_CHARS] + "…"
-    return f"✓ {result['tool_name']} ({timing}): {preview}"
+        return f"✗ {call} → failed: {_summary(result['error'] or 'no reason given')} ({timing})"
+    return f"✓ {call} → {_summary(result['result'] or '(empty)')} ({timing})"
+
+
+def _summary(text: str) -> str:
+    """The text on one line, cut at RESULT_PREVIEW_CHARS: a paragraph stays one line per call."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= RESULT_PREVIEW_CHARS else flat[:RESULT_PREVIEW_CHARS] + "…"
