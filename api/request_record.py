@@ -50,12 +50,13 @@ class RequestRecord:
     client_id: str | None = None
     session_id: str | None = None
     trace_id: str | None = None
+    requested_model: str | None = None  # as the client named it; `model` is what the upstream saw
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
 
     def note_prompt(self, model: str, stream: bool, messages: list[Any]) -> None:
-        self.model = model
+        self.model = self.requested_model = model
         self.stream = stream
         self.prompt_sha256, self.prompt_chars, self.message_count = prompt_fingerprint(messages)
 

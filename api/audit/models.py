@@ -82,6 +82,9 @@ class AuditRow(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     session_id: Mapped[str | None] = mapped_column(String(128))
     trace_id: Mapped[str | None] = mapped_column(String(64))
+    # The model name the client sent (`reasoning/gpt-4o`); `model` is what the upstream saw.
+    # Last, as migration 0002 appended it: the row's field order is the table's.
+    requested_model: Mapped[str | None] = mapped_column(String())
 
 
 #: The columns of contract section 7, in its order: the row dict, the spill file and the API use these.

@@ -125,6 +125,8 @@ def _record_attributes(record: RequestRecord) -> dict[str, str | int | bool]:
         attributes["gateway.routing.reason"] = record.route_reason or ""
     if record.model is not None:
         attributes["gateway.model"] = record.model
+    if record.requested_model is not None:
+        attributes["gateway.requested_model"] = record.requested_model
     if record.stream is not None:
         attributes["gateway.stream"] = record.stream
     if record.client_id is not None:

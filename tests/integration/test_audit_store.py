@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from api.audit import migrate
 from api.audit.models import AUDIT_FIELDS, Base
@@ -83,7 +83,7 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_it_back(databa
 
     await migrate.on_database(database.url, migrate.upgrade)
     assert await database.tables() == {"audit_log", "alembic_version"}
-    assert await migrate.on_database(database.url, migrate.current_revision) == "0001_audit_log"
+    assert await migrate.on_database(database.url, migrate.current_revision) == "0002_requested_model"
 
     async with database.engine.connect() as connection:
         indexes, unique = await connection.run_sync(
@@ -99,6 +99,31 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_it_back(databa
     await migrate.on_database(database.url, migrate.downgrade, "base")
     assert await database.tables() == {"alembic_version"}
     assert await migrate.on_database(database.url, migrate.current_revision) is None
+
+
+async def test_a_trail_written_before_requested_model_upgrades_in_place(database: TestDatabase):
+    await migrate.on_database(database.url, migrate.upgrade, "0001_audit_log")
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO audit_log (request_id, created_at, status, model) "
+                "VALUES ('old-row', '2026-01-01 00:00:00+00:00', 'ok', 'gpt-4o')"
+            )
+        )
+
+    await migrate.on_database(database.url, migrate.upgrade)
+    store = AuditStore(database.url)
+    store.open()
+    fresh = row(1, model="gpt-4o", requested_model="reasoning/gpt-4o")
+    try:
+        assert await store.insert([fresh]) == 1
+        old, new = await store.get("old-row"), await store.get(fresh["request_id"])
+    finally:
+        await store.close()
+    assert old is not None
+    assert new is not None
+    assert (old["model"], old["requested_model"]) == ("gpt-4o", None)
+    assert (new["model"], new["requested_model"]) == ("gpt-4o", "reasoning/gpt-4o")
 
 
 async def test_the_migrated_schema_is_exactly_the_model(database: TestDatabase):
@@ -131,7 +156,7 @@ def test_make_migrate_upgrades_the_database_from_the_environment(database: TestD
         text=True,
         timeout=60,
     )
-    assert current.stdout.strip() == "0001_audit_log"
+    assert current.stdout.strip() == "0002_requested_model"
 
 
 # ---- the store --------------------------------------------------------------------------

@@ -285,6 +285,26 @@ async def _count(listing) -> int:
     return len((await listing)["data"])
 
 
+async def test_the_row_keeps_the_model_asked_for_beside_the_model_sent(start_gateway):
+    gateway = start_gateway(**FAST_FLUSH)
+    rid = request_id("virtual")
+    await sdk(gateway).chat.completions.create(
+        model="reasoning/gpt-4o",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"X-Request-Id": rid, "X-Routing-Mode": "passthrough"},  # the header wins over the prefix
+    )
+    async with httpx.AsyncClient(headers=AUTH) as http:
+        url = f"{gateway.base_url}/audit/{rid}"
+
+        async def status() -> int:
+            return (await http.get(url)).status_code
+
+        await until_equal(status, 200)  # the writer flushes in the background
+        row = (await http.get(url)).json()
+    assert (row["model"], row["requested_model"]) == ("gpt-4o", "reasoning/gpt-4o")
+    assert row["route_reason"] == "header_passthrough"
+
+
 # ---- nothing lost --------------------------------------------------------------------------
 
 

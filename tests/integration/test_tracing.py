@@ -168,6 +168,19 @@ async def test_each_routing_tier_on_the_routing_and_request_spans(traced, http, 
         assert server.status.status_code is StatusCode.ERROR
 
 
+async def test_the_request_span_names_the_model_asked_for_and_the_model_sent(traced, http, fake_upstream):
+    tag = marker()
+    body = chat("reasoning/fake-model", tag)
+    response = await http.post("/v1/chat/completions", json=body, headers={"X-Routing-Mode": "passthrough"})
+    assert response.status_code == 200
+    by_name = {s.name: s for s in await traced.spans(response.headers["x-trace-id"])}
+    server = by_name["POST /v1/chat/completions"]
+    assert server.attributes["gateway.requested_model"] == "reasoning/fake-model"
+    assert server.attributes["gateway.model"] == "fake-model"
+    assert by_name["llm"].attributes["llm.model_name"] == "fake-model"
+    assert fake_upstream.request_with(tag)["body"]["model"] == "fake-model"
+
+
 async def test_auto_routing_puts_the_classifier_llm_span_under_the_routing_span(fake_upstream):
     settings = traced_settings(fake_upstream.base_url, routing_classifier_model="fake-model+choose=passthrough")
     async with (

@@ -34,6 +34,7 @@ CONTRACT_FIELDS = [
     "client_id",
     "session_id",
     "trace_id",
+    "requested_model",  # not in contract section 7's list: added for model-name routing (issue 9)
 ]
 SECRET = "my card number is 4111 1111 1111 1111"
 
