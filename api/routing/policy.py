@@ -27,6 +27,8 @@ def routing_policy_view(settings: Settings) -> dict[str, Any]:
         "default_path": settings.default_routing_mode,
         "header": "X-Routing-Mode",
         "model_prefixes": {"reasoning": settings.reasoning_model_prefix, "auto": settings.auto_model_prefix},
+        # Which upstream models get the prefixed twins in /v1/models; empty: every one.
+        "virtual_model_bases": settings.virtual_model_bases,
         "auto_routing": {
             "targets": settings.auto_routing_targets,
             "classifier_model": settings.routing_classifier_model,

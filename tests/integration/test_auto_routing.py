@@ -134,13 +134,20 @@ def test_a_failing_classifier_falls_back_to_passthrough(start_gateway, overrides
 
 
 def test_routes_shows_the_effective_policy_without_secrets(start_gateway):
-    gateway = start_gateway(auto_routing_targets=ALL_TARGETS, routing_classifier_model="gpt-4o-mini")
+    gateway = start_gateway(
+        auto_routing_targets=ALL_TARGETS, routing_classifier_model="gpt-4o-mini", virtual_model_bases="gpt-4o"
+    )
     response = httpx.get(gateway.base_url + "/routes", headers={"Authorization": f"Bearer {TOKEN}"})
     policy = response.json()
     assert response.status_code == 200
     assert policy["default_path"] == "passthrough"
     assert policy["header"] == "X-Routing-Mode"
     assert policy["model_prefixes"] == {"reasoning": "reasoning/", "auto": "auto/"}
+    assert policy["virtual_model_bases"] == ["gpt-4o"]
+    models = httpx.get(gateway.base_url + "/models", headers={"Authorization": f"Bearer {TOKEN}"}).json()["data"]
+    ids = {m["id"] for m in models}
+    assert {"reasoning/gpt-4o", "auto/gpt-4o"} <= ids
+    assert "reasoning/gpt-4o-mini" not in ids  # only the configured bases get twins
     assert policy["auto_routing"]["targets"] == ["passthrough", "reasoning", "orchestration"]
     assert policy["auto_routing"]["classifier_model"] == "gpt-4o-mini"
     assert policy["auto_routing"]["fallback"] == {"path": "passthrough", "reason": "auto_fallback"}

@@ -193,6 +193,33 @@ def test_prefix_is_stripped_before_the_upstream_sees_the_model(client, fake_upst
     assert fake_upstream.request_with(tag)["body"]["model"] == "gpt-4o"
 
 
+def test_tools_win_over_the_model_prefix(client, fake_upstream):
+    tag = marker()
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    raw = client.chat.completions.with_raw_response.create(model="reasoning/gpt-4o", messages=user(tag), tools=tools)
+    assert (raw.headers["x-routing-path"], raw.headers["x-routing-reason"]) == ("passthrough", "tools_present")
+    seen = fake_upstream.request_with(tag)["body"]
+    assert seen["model"] == "gpt-4o"
+    assert seen["tools"][0]["function"]["name"] == "lookup"
+
+
+def test_the_auto_prefix_with_a_header_obeys_the_header(client, fake_upstream):
+    tag = marker()
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto/gpt-4o", messages=user(tag), extra_headers={"X-Routing-Mode": "passthrough"}
+    )
+    assert raw.headers["x-routing-reason"] == "header_passthrough"
+    assert fake_upstream.request_with(tag)["body"]["model"] == "gpt-4o"
+
+
+def test_an_unknown_prefix_is_just_a_model_name(client):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="thinking/gpt-4o", messages=user(marker()))
+    assert caught.value.response.headers["x-routing-reason"] == "default"  # not a virtual model: passthrough
+    assert caught.value.body["code"] == "model_not_found"
+    assert "thinking/gpt-4o" in caught.value.body["message"]
+
+
 def test_a_sane_request_id_is_kept_and_a_bad_one_replaced(gateway):
     headers = {"Authorization": f"Bearer {TOKEN}"}
     body = {"model": "gpt-4o", "messages": user(marker())}
