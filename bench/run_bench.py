@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import httpx
 import yaml
@@ -68,6 +69,9 @@ class Profile:
     stream_samples: int
     open_streams: int
     out_dir: Path
+    hold_seconds: float = 2.0  # how long the open streams are held for the memory reading
+    warm_requests: int = 20  # per configuration before measuring: LiteLLM's first answers are slow
+    stream_warmup: int = 3  # unmeasured streams per configuration before the measured ones
 
 
 @dataclass
@@ -87,9 +91,13 @@ class Target:
 
 
 class Stack:
+    """The servers of a run. They are launched at once and waited for together
+    (`wait_ready`): started one by one, they took most of a quick run."""
+
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.processes: list[ServerProcess] = []
+        self._booting: list[tuple[ServerProcess, str]] = []
 
     def start(
         self, name: str, command: list[str], ready: str, env: dict[str, str | None] | None = None, **kw: object
@@ -99,11 +107,20 @@ class Stack:
         process = ServerProcess(
             name, command, int(port), self.workdir / f"{name}.log", env=env or {}, cwd=kw.get("cwd", REPO)
         )  # type: ignore[arg-type]
-        process.start(ready, timeout=180)
-        self.processes.append(process)
+        self.processes.append(process.launch())
+        self._booting.append((process, ready))
         return process
 
+    def wait_ready(self) -> None:
+        """Wait until every launched server answers its readiness path."""
+        while self._booting:
+            process, ready = self._booting.pop(0)
+            process.wait_ready(ready, timeout=180)
+
     def stop(self) -> None:
+        # SIGTERM to all first, so their graceful shutdowns overlap instead of queueing.
+        for process in self.processes:
+            process.terminate()
         for process in reversed(self.processes):
             process.stop()
 
@@ -258,7 +275,7 @@ def wrk(target: Target, concurrency: int, seconds: float) -> dict:
     }
 
 
-def warm(target: Target, requests: int = 20) -> None:
+def warm(target: Target, requests: int) -> None:
     """A few sequential requests first: LiteLLM's first answers take seconds (lazy imports, pools)."""
     headers = {"Authorization": f"Bearer {target.token}"}
     if target.routing:
@@ -268,15 +285,14 @@ def warm(target: Target, requests: int = 20) -> None:
         httpx.post(target.url, json=body, headers=headers, timeout=120).raise_for_status()
 
 
-def stream_client(mode: str, url: str, model: str, *extra: str, token: str = TOKEN) -> dict:
+def stream_client(mode: str, urls: list[str], model: str, *extra: str, tokens: list[str]) -> Any:
     out = subprocess.run(
         [
             sys.executable,
             str(REPO / "bench" / "stream_client.py"),
             mode,
-            url,
-            "--token",
-            token,
+            *urls,
+            *(arg for token in tokens for arg in ("--token", token)),
             "--model",
             model,
             *extra,
@@ -295,14 +311,53 @@ def median_of(runs: list[dict]) -> dict:
 # ---- the run -------------------------------------------------------------------------------
 
 
-def throughput_phase(stack: Stack, profile: Profile) -> dict:
-    nginx = stack.nginx()
-    upstream = f"{nginx.url}/v1"
-    fake = stack.fake_model()
-    litellm = stack.litellm(upstream, f"{fake.url}/v1")
-    gateway = stack.gateway("gateway", upstream, "unused-by-nginx", _tracing_env(nginx))
-    gateway_litellm = stack.gateway("gateway-litellm", f"{litellm.url}/v1", MASTER_KEY, _tracing_env(nginx))
-    bare = stack.bare_hop("bare-hop", upstream)
+@dataclass
+class Servers:
+    nginx: ServerProcess  # the static upstream, and the span sink
+    fake: ServerProcess
+    mcp: ServerProcess
+    litellm: ServerProcess  # in front of both nginx (bench-model) and the fake model (fake-*)
+    gateway: ServerProcess
+    gateway_litellm: ServerProcess
+    bare: ServerProcess
+    gateway_fake: ServerProcess  # streams, the 50 ms upstream, open streams, and reasoning (with MCP)
+    bare_fake: ServerProcess
+
+
+def launch_servers(stack: Stack) -> Servers:
+    """Every server of the run, launched together, ready when this returns."""
+    nginx, fake, mcp = stack.nginx(), stack.fake_model(), stack.demo_mcp()
+    upstream, fake_upstream = f"{nginx.url}/v1", f"{fake.url}/v1"
+    litellm = stack.litellm(upstream, fake_upstream)
+    tracing = _tracing_env(nginx)
+    config = stack.workdir / "mcp.yaml"
+    config.write_text(yaml.safe_dump({"servers": [{"name": "demo", "url": f"{mcp.url}/mcp"}]}))
+    servers = Servers(
+        nginx=nginx,
+        fake=fake,
+        mcp=mcp,
+        litellm=litellm,
+        gateway=stack.gateway("gateway", upstream, "unused-by-nginx", tracing),
+        gateway_litellm=stack.gateway("gateway-litellm", f"{litellm.url}/v1", MASTER_KEY, tracing),
+        bare=stack.bare_hop("bare-hop", upstream),
+        # 500 streams held open need 500 upstream connections (the default pool is 200). One
+        # gateway serves the fake model's measurements and reasoning: a gateway boot is seconds
+        # of CPU, which the one-minute smoke run cannot spare.
+        gateway_fake=stack.gateway(
+            "gateway-fake",
+            fake_upstream,
+            "unused",
+            {"LLM_MAX_CONNECTIONS": "600", "MCP_SERVERS_CONFIG": str(config), **tracing},
+        ),
+        bare_fake=stack.bare_hop("bare-hop-fake", fake_upstream),
+    )
+    stack.wait_ready()
+    return servers
+
+
+def throughput_phase(servers: Servers, profile: Profile) -> dict:
+    upstream = f"{servers.nginx.url}/v1"
+    litellm, gateway, gateway_litellm, bare = servers.litellm, servers.gateway, servers.gateway_litellm, servers.bare
     targets = [
         Target("direct", "1 direct → upstream", f"{upstream}/chat/completions"),
         Target("gateway", "2 gateway → upstream", f"{gateway.url}/v1/chat/completions", [gateway]),
@@ -316,7 +371,7 @@ def throughput_phase(stack: Stack, profile: Profile) -> dict:
         Target("bare", "6 bare hop → upstream", f"{bare.url}/v1/chat/completions", [bare]),
     ]
     for target in targets:
-        warm(target)
+        warm(target, profile.warm_requests)
     runs: dict[tuple[str, int], list[dict]] = {}
     for _ in range(profile.rounds):
         for concurrency in profile.concurrency:
@@ -326,19 +381,14 @@ def throughput_phase(stack: Stack, profile: Profile) -> dict:
     return {"labels": {t.key: t.label for t in targets}, "results": results}
 
 
-def streaming_phase(
-    stack: Stack,
-    profile: Profile,
-    litellm: ServerProcess,
-    fake: ServerProcess,
-    mcp: ServerProcess,
-    sink: ServerProcess,
-) -> dict:
-    upstream = f"{fake.url}/v1"
-    # 500 streams held open need 500 upstream connections (the default pool is 200).
-    gateway = stack.gateway("gateway-fake", upstream, "unused", {"LLM_MAX_CONNECTIONS": "600", **_tracing_env(sink)})
-    gateway_litellm = next(p for p in stack.processes if p.name == "gateway-litellm")
-    bare = stack.bare_hop("bare-hop-fake", upstream)
+def streaming_phase(servers: Servers, profile: Profile) -> dict:
+    upstream = f"{servers.fake.url}/v1"
+    litellm, gateway, gateway_litellm, bare = (
+        servers.litellm,
+        servers.gateway_fake,
+        servers.gateway_litellm,
+        servers.bare_fake,
+    )
     urls = {
         "direct": f"{upstream}/chat/completions",
         "gateway": f"{gateway.url}/v1/chat/completions",
@@ -348,10 +398,14 @@ def streaming_phase(
     }
     tokens = {"litellm": MASTER_KEY}
     n = str(profile.stream_samples)
-    streams = {
-        key: stream_client("ttft", url, "fake-model+chunks=20x10", "-n", n, token=tokens.get(key, TOKEN))
-        for key, url in urls.items()
-    }
+    ttfts = stream_client(
+        "ttft",
+        list(urls.values()),
+        "fake-model+chunks=20x10",
+        *("-n", n, "--warmup", str(profile.stream_warmup)),
+        tokens=[tokens.get(k, TOKEN) for k in urls],
+    )
+    streams = dict(zip(urls, ttfts, strict=True))
 
     # A realistic upstream: 50 ms per answer, 10 clients at once.
     latency = {}
@@ -360,26 +414,22 @@ def streaming_phase(
         latency[key] = wrk(target, 10, profile.seconds)
 
     memory = {}
-    servers = {"gateway": [gateway], "litellm": [litellm], "bare": [bare]}
-    for key, processes in servers.items():
-        idle = memory_kb(processes[0], "VmRSS")
+    held = {"gateway": gateway, "litellm": litellm, "bare": bare}
+    for key, server in held.items():
+        idle = memory_kb(server, "VmRSS")
         opened = stream_client(
             "hold",
-            urls[key],
+            [urls[key]],
             "fake-model+chunks=40x250",
             "-n",
             str(profile.open_streams),
             "--hold",
-            "2",
-            token=tokens.get(key, TOKEN),
+            str(profile.hold_seconds),
+            tokens=[tokens.get(key, TOKEN)],
         )
-        memory[key] = {"idle_rss_mb": idle / 1024, "peak_rss_mb": memory_kb(processes[0], "VmHWM") / 1024, **opened}
+        memory[key] = {"idle_rss_mb": idle / 1024, "peak_rss_mb": memory_kb(server, "VmHWM") / 1024, **opened}
 
-    config = stack.workdir / "mcp.yaml"
-    config.write_text(yaml.safe_dump({"servers": [{"name": "demo", "url": f"{mcp.url}/mcp"}]}))
-    reasoning_gateway = stack.gateway(
-        "gateway-reasoning", upstream, "unused", {"MCP_SERVERS_CONFIG": str(config), **_tracing_env(sink)}
-    )
+    reasoning_gateway = servers.gateway_fake
     _wait_for_tools(reasoning_gateway)
     reasoning = Target(
         "reasoning",
@@ -390,7 +440,7 @@ def streaming_phase(
         "reasoning",
     )
     warm(reasoning, 3)
-    reasoning_runs = {f"c={c}": wrk(reasoning, c, profile.seconds) for c in (1, 10)}
+    reasoning_runs = {f"c={c}": wrk(reasoning, c, profile.seconds) for c in profile.concurrency if c <= 10}
     return {"streams": streams, "latency50": latency, "memory": memory, "reasoning": reasoning_runs}
 
 
@@ -442,7 +492,17 @@ def main() -> int:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     if args.quick:
-        profile = Profile(rounds=1, seconds=1, concurrency=(1, 10), stream_samples=3, open_streams=20, out_dir=workdir)
+        profile = Profile(
+            rounds=1,
+            seconds=1,
+            concurrency=(1,),
+            stream_samples=2,
+            open_streams=20,
+            out_dir=workdir,
+            hold_seconds=0.5,
+            warm_requests=5,
+            stream_warmup=1,
+        )
     else:
         profile = Profile(
             rounds=3, seconds=5, concurrency=(1, 10, 50), stream_samples=30, open_streams=500, out_dir=REPO / "docs"
@@ -450,11 +510,9 @@ def main() -> int:
     stack = Stack(workdir)
     started = time.monotonic()
     try:
-        throughput = throughput_phase(stack, profile)
-        by_name = {p.name: p for p in stack.processes}
-        streaming = streaming_phase(
-            stack, profile, by_name["litellm"], by_name["fake-model"], stack.demo_mcp(), sink=by_name["nginx"]
-        )
+        servers = launch_servers(stack)
+        throughput = throughput_phase(servers, profile)
+        streaming = streaming_phase(servers, profile)
     finally:
         stack.stop()
     results = {

@@ -1,8 +1,10 @@
 """Streaming load for the benchmark, run in its own process so it never shares a core's
 event loop with the server it measures.
 
-    python bench/stream_client.py ttft URL --token T --model M -n 30
-        sequential streams; prints JSON: time to first content chunk and inter-chunk gaps (ms)
+    python bench/stream_client.py ttft URL [URL ...] --token T [--token T2 ...] --model M -n 30
+        sequential streams to each URL in turn (one token for all, or one per URL); prints a
+        JSON list, one result per URL: time to first content chunk and inter-chunk gaps (ms).
+        One process for all URLs: a Python start-up per URL was seconds of the smoke run.
     python bench/stream_client.py hold URL --token T --model M -n 500 --hold 3
         opens n streams at once, waits until every one has produced its first chunk, keeps
         them open `hold` seconds, prints JSON with how many opened (gave a content chunk)
@@ -97,21 +99,28 @@ async def hold(url: str, headers: dict, model: str, n: int, seconds: float) -> d
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["ttft", "hold"])
-    parser.add_argument("url")
-    parser.add_argument("--token", default="none")
+    parser.add_argument("url", nargs="+", help="ttft: each in turn; hold: the first")
+    parser.add_argument("--token", action="append", help="one for all URLs, or one per URL")
     parser.add_argument("--model", default="fake-model+chunks=20x10")
     parser.add_argument("--routing", default="")
     parser.add_argument("-n", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--hold", type=float, default=3.0)
     args = parser.parse_args()
-    headers = {"Authorization": f"Bearer {args.token}"}
+    tokens = args.token or ["none"]
+    if len(tokens) not in (1, len(args.url)):
+        parser.error("give one --token, or one per URL")
+    headers = [{"Authorization": f"Bearer {token}"} for token in tokens] * (len(args.url) if len(tokens) == 1 else 1)
     if args.routing:
-        headers["X-Routing-Mode"] = args.routing
+        for each in headers:
+            each["X-Routing-Mode"] = args.routing
     if args.mode == "ttft":
-        result = asyncio.run(ttft(args.url, headers, args.model, args.n, args.warmup))
+        result: object = [
+            asyncio.run(ttft(url, each, args.model, args.n, args.warmup))
+            for url, each in zip(args.url, headers, strict=True)
+        ]
     else:
-        result = asyncio.run(hold(args.url, headers, args.model, args.n, args.hold))
+        result = asyncio.run(hold(args.url[0], headers[0], args.model, args.n, args.hold))
     print(json.dumps(result))
 
 

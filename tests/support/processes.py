@@ -38,11 +38,20 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_path: str, timeout: float = 60.0) -> ServerProcess:
+        return self.launch().wait_ready(ready_path, timeout)
+
+    def launch(self) -> ServerProcess:
+        """Start the process without waiting for it (`wait_ready` waits): several can boot at once."""
         env = {k: v for k, v in {**os.environ, **self.env}.items() if v is not None}
         self._log = self.log_path.open("ab")
+        self._terminated = False
         self.process = subprocess.Popen(
             self.command, cwd=self.cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        return self
+
+    def wait_ready(self, ready_path: str, timeout: float = 60.0) -> ServerProcess:
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -59,10 +68,17 @@ class ServerProcess:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (`stop` waits): several can shut down at once. Sent once:
+        uvicorn takes a second SIGTERM as "exit now", skipping its graceful shutdown."""
+        if self.process is not None and self.process.poll() is None and not self._terminated:
+            self._terminated = True
+            os.killpg(self.process.pid, signal.SIGTERM)
+
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        self.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
