@@ -87,5 +87,6 @@ class AuditRow(Base):
     requested_model: Mapped[str | None] = mapped_column(String())
 
 
-#: The columns of contract section 7, in its order: the row dict, the spill file and the API use these.
+#: The columns of contract section 7 in its order, then `requested_model` (migration 0002): the row
+#: dict, the spill file and the API use these.
 AUDIT_FIELDS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns if c.name != "id")
