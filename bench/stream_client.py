@@ -108,9 +108,11 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=3.0)
     args = parser.parse_args()
     tokens = args.token or ["none"]
-    if len(tokens) not in (1, len(args.url)):
+    if len(tokens) == 1:
+        tokens *= len(args.url)
+    if len(tokens) != len(args.url):
         parser.error("give one --token, or one per URL")
-    headers = [{"Authorization": f"Bearer {token}"} for token in tokens] * (len(args.url) if len(tokens) == 1 else 1)
+    headers = [{"Authorization": f"Bearer {token}"} for token in tokens]
     if args.routing:
         for each in headers:
             each["X-Routing-Mode"] = args.routing

@@ -131,8 +131,7 @@ def reasoning_text(event: ReasoningEvent) -> str:
         how = "concurrently" if meta["concurrent_execution"] and len(calls) > 1 else "in order"
         text = f"Calling {', '.join(calls)} {how}."
     elif event.type == "tool_result":
-        calls = event.calls or tuple(r["tool_name"] for r in meta["tool_results"])
-        text = "\n".join(_result_line(call, r) for call, r in zip(calls, meta["tool_results"], strict=True))
+        text = "\n".join(_result_line(call, r) for call, r in zip(event.calls, meta["tool_results"], strict=True))
     elif event.type == "iteration_complete":
         text = f"Step {n} done."
     elif event.type == "reasoning_complete":
