@@ -34,6 +34,19 @@ MASTER_KEY = "sk-test-master-key"
 TOKEN = "test-token"
 
 
+def log_events(text: str) -> list[dict]:
+    """The JSON lines of a log (anything else a process printed is skipped)."""
+    events = []
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
 @dataclass
 class Gateway:
     process: ServerProcess
@@ -63,9 +76,9 @@ class Gateway:
         """The access-log line for `request_id` (written when the request finishes)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for line in self.logs().splitlines():
-                if request_id in line and '"event": "request"' in line:
-                    return json.loads(line)
+            for line in log_events(self.logs()):
+                if line.get("event") == "request" and line.get("request_id") == request_id:
+                    return line
             time.sleep(0.05)
         raise AssertionError(f"no access line for {request_id} in {self.process.log_path}")
 
