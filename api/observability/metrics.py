@@ -100,13 +100,23 @@ class Metrics:
         r.register(self.mcp)
         self.audit = AuditCollector()
         r.register(self.audit)
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
     # ---- recording API ------------------------------------------------------------
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, kept: the label sets are few, and `labels()` validates
+        and locks on every call (half of this class's cost per request)."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def route_decided(self, path: str, reason: str) -> None:
         """A routing decision; the request counts as in flight on `path` until it finishes."""
-        self.decisions.labels(path, reason).inc()
-        self.in_flight.labels(path).inc()
+        self._child(self.decisions, path, reason).inc()
+        self._child(self.in_flight, path).inc()
 
     def request_finished(self, record: RequestRecord) -> None:
         """RequestObserver: the request-level metrics of one finished chat request."""
@@ -114,25 +124,25 @@ class Metrics:
             return
         route = record.route_path or UNROUTED
         if record.route_path is not None:
-            self.in_flight.labels(route).dec()
-        self.requests.labels(route, record.status).inc()
+            self._child(self.in_flight, route).dec()
+        self._child(self.requests, route, record.status).inc()
         latency = (record.latency_ms or 0.0) / 1000
-        self.duration.labels(route).observe(latency)
+        self._child(self.duration, route).observe(latency)
         if record.ttft_ms is not None:
-            self.ttft.labels(route).observe(record.ttft_ms / 1000)
+            self._child(self.ttft, route).observe(record.ttft_ms / 1000)
         if record.upstream_ms is not None:
-            self.overhead.labels(route).observe(max(0.0, latency - record.upstream_ms / 1000))
+            self._child(self.overhead, route).observe(max(0.0, latency - record.upstream_ms / 1000))
         if record.prompt_tokens:
-            self.tokens.labels(route, "prompt").inc(record.prompt_tokens)
+            self._child(self.tokens, route, "prompt").inc(record.prompt_tokens)
         if record.completion_tokens:
-            self.tokens.labels(route, "completion").inc(record.completion_tokens)
+            self._child(self.tokens, route, "completion").inc(record.completion_tokens)
         if record.reasoning_steps is not None:
             self.reasoning_steps.observe(record.reasoning_steps)
 
     def tool_call(self, server: str, tool: str, outcome: str, seconds: float) -> None:
         """One MCP tool call: `outcome` is `ok`, `error` or `timeout`."""
-        self.tool_calls.labels(server, tool, outcome).inc()
-        self.tool_duration.labels(server).observe(seconds)
+        self._child(self.tool_calls, server, tool, outcome).inc()
+        self._child(self.tool_duration, server).observe(seconds)
 
     def watch_mcp(self, source: StatusSource) -> None:
         """Read the MCP manager's server states at every scrape (`mcp_server_up`)."""
