@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from opentelemetry import trace
 
 from api.observability.metrics import Metrics
+from api.observability.openinference import output_attributes
 from api.observability.tracing import CHAIN, Tracing
 from api.request_record import RequestRecord
 from api.routing.decision import RoutingDecision
@@ -39,18 +40,18 @@ class ObservedRouter:
         return decision
 
     async def _traced_route(self, body: dict[str, Any], header: str | None, record: RequestRecord) -> RoutingDecision:
-        # The request span is current here: give it the conversation too, so Phoenix's list
-        # of traces shows what each request asked (only when content may be traced).
+        # The request span is current here: give it the conversation, so Phoenix's list of
+        # traces shows what each request asked (only when content may be traced). The
+        # routing span itself does not repeat it: its children and its parent have it.
         self.tracing.set_input(trace.get_current_span(), body.get("messages"))
         with self.tracing.span("routing", CHAIN) as span:
-            self.tracing.set_input(span, {"messages": body.get("messages"), "x-routing-mode": header})
             decision = await self.inner.route(body, header, record)
-            span.set_attributes(
-                {
-                    "gateway.routing.path": decision.path.value,
-                    "gateway.routing.reason": decision.reason,
-                    "gateway.model": decision.upstream_model,
-                }
-            )
-            self.tracing.set_output(span, f"{decision.path.value} ({decision.reason})")
+            attributes: dict[str, Any] = {
+                "gateway.routing.path": decision.path.value,
+                "gateway.routing.reason": decision.reason,
+                "gateway.model": decision.upstream_model,
+            }
+            if self.tracing.include_content:
+                attributes.update(output_attributes(f"{decision.path.value} ({decision.reason})"))
+            span.set_attributes(attributes)
         return decision

@@ -66,19 +66,16 @@ class ServerSpanMiddleware:
             return
         record = record_of(scope)
         parent = propagate.extract(scope.get("headers", []), getter=_GETTER)
-        span = tracer.start_span(
-            scope["method"],
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={KIND: CHAIN, "http.request.method": scope["method"], "url.path": scope["path"]},
-        )
+        attributes = {KIND: CHAIN, "http.request.method": scope["method"], "url.path": scope["path"]}
+        if record is not None:
+            attributes["gateway.request_id"] = record.request_id
+            if record.session_id:
+                attributes[SESSION_ID] = record.session_id
+                parent = context.set_value(SESSION_KEY, record.session_id, parent)
+        span = tracer.start_span(scope["method"], context=parent, kind=SpanKind.SERVER, attributes=attributes)
         ctx = trace.set_span_in_context(span, parent)
         if record is not None:
             record.trace_id = format_trace_id(span.get_span_context().trace_id)
-            span.set_attribute("gateway.request_id", record.request_id)
-            if record.session_id:
-                span.set_attribute(SESSION_ID, record.session_id)
-                ctx = context.set_value(SESSION_KEY, record.session_id, ctx)
         token = context.attach(ctx)
         failure: BaseException | None = None
         try:
@@ -98,21 +95,23 @@ class ServerSpanMiddleware:
 
 
 def _finish(span: Span, record: RequestRecord | None, failure: BaseException | None) -> None:
-    if record is not None:
-        span.set_attributes(_record_attributes(record))
     if failure is not None or record is None:
+        if record is not None:
+            span.set_attributes(_record_attributes(record))
         end_span(span, failure)
         return
-    span.set_attribute(OUTCOME, record.status)
+    attributes = _record_attributes(record)
+    attributes[OUTCOME] = record.status
     status = record.http_status or 0
     if record.status == "error":
-        span.set_attribute("error.type", record.error_code or record.error_type or "error")
+        attributes["error.type"] = record.error_code or record.error_type or "error"
         # Our failures (5xx, or an error event after a 200 stream started) are errors;
         # a 4xx is the client's, so its status stays UNSET (OpenTelemetry's HTTP rule).
         if status >= 500 or status < 400:
             span.set_status(Status(StatusCode.ERROR, f"{record.error_type}: {record.error_code}"))
     elif status < 400:
         span.set_status(Status(StatusCode.OK))
+    span.set_attributes(attributes)  # one call: each one validates every value it is given
     span.end()
 
 

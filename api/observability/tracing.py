@@ -125,10 +125,11 @@ class LlmCall:
         """Token counts (always) and the answer (only when content is traced) of this call."""
         if not self.span.is_recording():
             return
-        if usage:
-            self.span.set_attributes(usage_attributes(usage))
+        attributes = usage_attributes(usage)
         if output is not None and self._tracing.include_content:
-            self.span.set_attributes(output_attributes(output))
+            attributes.update(output_attributes(output))
+        if attributes:
+            self.span.set_attributes(attributes)
 
     def end(self, exc: BaseException | None = None) -> None:
         """End the span once: ok, failed with `exc`, or cancelled. Later calls do nothing."""
