@@ -169,6 +169,10 @@ bench-tools: ## Install the load generator and static upstream (Debian wrk, ngin
 bench: install install-litellm bench-tools ## Benchmark the gateway beside LiteLLM and a bare hop (< 10 min); writes docs/benchmarks.*
 	$(VENV)/bin/python bench/run_bench.py
 
+.PHONY: bench-features
+bench-features: install bench-tools ## What each gateway feature costs: gateway variants beside the bare hop, interleaved (~2 min)
+	$(VENV)/bin/python bench/feature_costs.py
+
 .PHONY: bench-quick
 bench-quick: install install-litellm bench-tools ## A one-minute smoke run of the benchmark harness (numbers not kept)
 	$(VENV)/bin/python bench/run_bench.py --quick

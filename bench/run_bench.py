@@ -89,6 +89,9 @@ class Target:
 
 # ---- the stack ---------------------------------------------------------------------------
 
+#: What the measured servers call: stopped after them.
+UPSTREAMS = frozenset({"nginx", "fake-model", "demo-mcp"})
+
 
 class Stack:
     """The servers of a run. They are launched at once and waited for together
@@ -118,11 +121,15 @@ class Stack:
             process.wait_ready(ready, timeout=180)
 
     def stop(self) -> None:
-        # SIGTERM to all first, so their graceful shutdowns overlap instead of queueing.
-        for process in self.processes:
-            process.terminate()
-        for process in reversed(self.processes):
-            process.stop()
+        # The servers first, then what they call (nginx is also the span sink: stopped first,
+        # it left each gateway retrying its last span export for seconds). In each wave,
+        # SIGTERM to all before waiting, so graceful shutdowns overlap instead of queueing.
+        upstreams = [p for p in self.processes if p.name in UPSTREAMS]
+        for wave in ([p for p in self.processes if p not in upstreams], upstreams):
+            for process in wave:
+                process.terminate()
+            for process in wave:
+                process.stop()
 
     def nginx(self) -> ServerProcess:
         port = free_port()
@@ -212,6 +219,14 @@ class Stack:
 
 # ---- measurements ------------------------------------------------------------------------
 
+_STARTED = time.monotonic()
+
+
+def progress(step: str) -> None:
+    """A timestamped line on stderr: where a run spends its minutes."""
+    print(f"[{time.monotonic() - _STARTED:6.1f} s] {step}", file=sys.stderr, flush=True)
+
+
 
 def cpu_seconds(processes: list[ServerProcess]) -> float:
     """User + system CPU of the processes and their children (clock ticks → seconds)."""
@@ -285,23 +300,26 @@ def warm(target: Target, requests: int) -> None:
         httpx.post(target.url, json=body, headers=headers, timeout=120).raise_for_status()
 
 
+def stream_client_command(mode: str, urls: list[str], model: str, *extra: str, tokens: list[str]) -> list[str]:
+    return [
+        sys.executable,
+        str(REPO / "bench" / "stream_client.py"),
+        mode,
+        *urls,
+        *(arg for token in tokens for arg in ("--token", token)),
+        "--model",
+        model,
+        *extra,
+    ]
+
+
 def stream_client(mode: str, urls: list[str], model: str, *extra: str, tokens: list[str]) -> Any:
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "stream_client.py"),
-            mode,
-            *urls,
-            *(arg for token in tokens for arg in ("--token", token)),
-            "--model",
-            model,
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    command = stream_client_command(mode, urls, model, *extra, tokens=tokens)
+    return _client_result(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def _client_result(stdout: str) -> Any:
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -406,29 +424,42 @@ def streaming_phase(servers: Servers, profile: Profile) -> dict:
         tokens=[tokens.get(k, TOKEN) for k in urls],
     )
     streams = dict(zip(urls, ttfts, strict=True))
+    progress("time to first token measured")
 
     # A realistic upstream: 50 ms per answer, 10 clients at once.
     latency = {}
     for key, url in urls.items():
         target = Target(key, key, url, model="fake-model+latency=50", token=tokens.get(key, TOKEN))
         latency[key] = wrk(target, 10, profile.seconds)
+    progress("50 ms upstream measured")
 
-    memory = {}
     held = {"gateway": gateway, "litellm": litellm, "bare": bare}
-    for key, server in held.items():
-        idle = memory_kb(server, "VmRSS")
-        opened = stream_client(
-            "hold",
-            [urls[key]],
-            "fake-model+chunks=40x250",
-            "-n",
-            str(profile.open_streams),
-            "--hold",
-            str(profile.hold_seconds),
-            tokens=[tokens.get(key, TOKEN)],
+    idle = {key: memory_kb(server, "VmRSS") for key, server in held.items()}
+    # The servers are held open at once, each by its own client process: the readings do
+    # not depend on each other, and taken in turn they cost seconds of the smoke run.
+    clients = {
+        key: subprocess.Popen(
+            stream_client_command(
+                "hold",
+                [urls[key]],
+                "fake-model+chunks=40x250",
+                *("-n", str(profile.open_streams), "--hold", str(profile.hold_seconds)),
+                tokens=[tokens.get(key, TOKEN)],
+            ),
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        memory[key] = {"idle_rss_mb": idle / 1024, "peak_rss_mb": memory_kb(server, "VmHWM") / 1024, **opened}
+        for key in held
+    }
+    memory = {}
+    for key, client in clients.items():
+        stdout, _ = client.communicate()
+        if client.returncode:
+            raise RuntimeError(f"the stream client holding {key} failed with {client.returncode}")
+        peak = memory_kb(held[key], "VmHWM")
+        memory[key] = {"idle_rss_mb": idle[key] / 1024, "peak_rss_mb": peak / 1024, **_client_result(stdout)}
 
+    progress("open streams measured")
     reasoning_gateway = servers.gateway_fake
     _wait_for_tools(reasoning_gateway)
     reasoning = Target(
@@ -511,10 +542,14 @@ def main() -> int:
     started = time.monotonic()
     try:
         servers = launch_servers(stack)
+        progress("servers ready")
         throughput = throughput_phase(servers, profile)
+        progress("throughput measured")
         streaming = streaming_phase(servers, profile)
+        progress("streams, memory and reasoning measured")
     finally:
         stack.stop()
+        progress("servers stopped")
     results = {
         "environment": environment(),
         "command": "make bench-quick" if args.quick else "make bench",
