@@ -2,7 +2,7 @@
 
 The gateway's own lines (structlog) go straight from the processors to stdout: no stdlib
 `LogRecord`, handler or formatter on the way, and orjson renders them. That path runs
-once per request (the access line), and through the stdlib it cost about four times as
+once per request (the access line), and through the stdlib it cost about three times as
 much. Other libraries' stdlib records (uvicorn, alembic, openai) are rendered by the same
 processors through a stdlib formatter, so every line has the same shape.
 """
@@ -103,7 +103,8 @@ def configure_logging(level: str, fmt: str) -> None:
     structlog.configure(
         processors=[*shared, *finish],
         logger_factory=_stdout_line,
-        # Calls below `level` return at once, before any processor runs.
+        # Calls below `level` return at once, before any processor runs. The level is fixed
+        # here: a logger is cached on first use, so configure once per process.
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
         cache_logger_on_first_use=True,
     )

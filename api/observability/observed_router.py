@@ -13,7 +13,6 @@ from typing import Any, Protocol
 from opentelemetry import trace
 
 from api.observability.metrics import Metrics
-from api.observability.openinference import output_attributes
 from api.observability.tracing import CHAIN, Tracing
 from api.request_record import RequestRecord
 from api.routing.decision import RoutingDecision
@@ -46,12 +45,12 @@ class ObservedRouter:
         self.tracing.set_input(trace.get_current_span(), body.get("messages"))
         with self.tracing.span("routing", CHAIN) as span:
             decision = await self.inner.route(body, header, record)
-            attributes: dict[str, Any] = {
-                "gateway.routing.path": decision.path.value,
-                "gateway.routing.reason": decision.reason,
-                "gateway.model": decision.upstream_model,
-            }
-            if self.tracing.include_content:
-                attributes.update(output_attributes(f"{decision.path.value} ({decision.reason})"))
-            span.set_attributes(attributes)
+            span.set_attributes(
+                {
+                    "gateway.routing.path": decision.path.value,
+                    "gateway.routing.reason": decision.reason,
+                    "gateway.model": decision.upstream_model,
+                    **self.tracing.output_attributes(f"{decision.path.value} ({decision.reason})"),
+                }
+            )
         return decision

@@ -126,8 +126,8 @@ class LlmCall:
         if not self.span.is_recording():
             return
         attributes = usage_attributes(usage)
-        if output is not None and self._tracing.include_content:
-            attributes.update(output_attributes(output))
+        if output is not None:
+            attributes.update(self._tracing.output_attributes(output))
         if attributes:
             self.span.set_attributes(attributes)
 
@@ -255,8 +255,13 @@ class Tracing:
 
     def set_output(self, span: Span, value: Any) -> None:
         """`output.value` on a span, when content may be traced."""
-        if self.include_content and span.is_recording():
-            span.set_attributes(output_attributes(value))
+        if span.is_recording() and (attributes := self.output_attributes(value)):
+            span.set_attributes(attributes)
+
+    def output_attributes(self, value: Any) -> dict[str, Any]:
+        """`output.value` as attributes to merge into another `set_attributes` call (one
+        call validates once); empty when content may not be traced."""
+        return output_attributes(value) if self.include_content else {}
 
 
 def _dict(value: Any) -> dict[str, Any]:
