@@ -227,7 +227,6 @@ def progress(step: str) -> None:
     print(f"[{time.monotonic() - _STARTED:6.1f} s] {step}", file=sys.stderr, flush=True)
 
 
-
 def cpu_seconds(processes: list[ServerProcess]) -> float:
     """User + system CPU of the processes and their children (clock ticks → seconds)."""
     pids = [p.process.pid for p in processes if p.process]
