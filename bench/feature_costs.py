@@ -16,7 +16,6 @@ worktree), so a change's cost or gain is measured against the code before it, in
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.run_bench import Stack, Target, warm, wrk  # noqa: E402
+from bench.run_bench import Stack, Target, median_of, tracing_env, warm, wrk  # noqa: E402
 
 #: Each variant switches features off on top of the one before it.
 VARIANTS: dict[str, dict[str, str]] = {
@@ -43,7 +42,7 @@ VARIANTS: dict[str, dict[str, str]] = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=int, default=5, help="per run (wrk takes whole seconds)")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--baseline", metavar="REF", help="also run the full gateway as of this git revision")
     args = parser.parse_args()
@@ -52,7 +51,7 @@ def main() -> int:
     try:
         nginx = stack.nginx()
         upstream = f"{nginx.url}/v1"
-        tracing = {"OTEL_EXPORTER_OTLP_ENDPOINT": nginx.url, "PHOENIX_COLLECTOR_ENDPOINT": nginx.url}
+        tracing = tracing_env(nginx)
         targets = []
         for index, (label, env) in enumerate(VARIANTS.items()):
             server = stack.gateway(f"gateway-{index}", upstream, "unused", {**tracing, **env})
@@ -79,14 +78,13 @@ def main() -> int:
         if args.baseline:
             subprocess.run(["git", "worktree", "remove", "--force", str(stack.workdir / "baseline")], cwd=REPO)
 
-    bare_rps = statistics.median(r["rps"] for r in runs["bare"])
+    medians = {key: median_of(each) for key, each in runs.items()}
     print(f"c={args.concurrency}, {args.rounds} rounds of {args.seconds:g} s, medians")
     print(f"{'variant':<28} {'req/s':>7} {'÷ bare':>7} {'CPU ms/req':>11} {'p50 ms':>7}")
     for target in targets:
-        rps = statistics.median(r["rps"] for r in runs[target.key])
-        cpu = statistics.median(r["cpu_s_per_1k"] for r in runs[target.key])
-        p50 = statistics.median(r["p50_ms"] for r in runs[target.key])
-        print(f"{target.label:<28} {rps:>7.0f} {rps / bare_rps:>7.2f} {cpu:>11.2f} {p50:>7.2f}")
+        m = medians[target.key]
+        ratio = m["rps"] / medians["bare"]["rps"]
+        print(f"{target.label:<28} {m['rps']:>7.0f} {ratio:>7.2f} {m['cpu_s_per_1k']:>11.2f} {m['p50_ms']:>7.2f}")
     return 0
 
 

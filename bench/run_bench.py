@@ -262,7 +262,7 @@ def wrk(target: Target, concurrency: int, seconds: float) -> dict:
             "wrk",
             "-t1",
             f"-c{concurrency}",
-            f"-d{seconds}s",
+            f"-d{seconds:g}s",
             "--timeout",
             "20s",
             "-s",
@@ -346,7 +346,7 @@ def launch_servers(stack: Stack) -> Servers:
     nginx, fake, mcp = stack.nginx(), stack.fake_model(), stack.demo_mcp()
     upstream, fake_upstream = f"{nginx.url}/v1", f"{fake.url}/v1"
     litellm = stack.litellm(upstream, fake_upstream)
-    tracing = _tracing_env(nginx)
+    tracing = tracing_env(nginx)
     config = stack.workdir / "mcp.yaml"
     config.write_text(yaml.safe_dump({"servers": [{"name": "demo", "url": f"{mcp.url}/mcp"}]}))
     servers = Servers(
@@ -474,7 +474,7 @@ def streaming_phase(servers: Servers, profile: Profile) -> dict:
     return {"streams": streams, "latency50": latency, "memory": memory, "reasoning": reasoning_runs}
 
 
-def _tracing_env(sink: ServerProcess) -> dict[str, str]:
+def tracing_env(sink: ServerProcess) -> dict[str, str]:
     """Tracing on, exporting to a collector that accepts everything (nginx answers 200)."""
     return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "PHOENIX_COLLECTOR_ENDPOINT": sink.url}
 
