@@ -99,7 +99,7 @@ async def hold(url: str, headers: dict, model: str, n: int, seconds: float) -> d
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["ttft", "hold"])
-    parser.add_argument("url", nargs="+", help="ttft: each in turn; hold: the first")
+    parser.add_argument("url", nargs="+", help="ttft: each in turn; hold: exactly one")
     parser.add_argument("--token", action="append", help="one for all URLs, or one per URL")
     parser.add_argument("--model", default="fake-model+chunks=20x10")
     parser.add_argument("--routing", default="")
@@ -107,6 +107,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--hold", type=float, default=3.0)
     args = parser.parse_args()
+    if args.mode == "hold" and len(args.url) > 1:
+        parser.error("hold takes one URL (run one client per server)")
     tokens = args.token or ["none"]
     if len(tokens) == 1:
         tokens *= len(args.url)
