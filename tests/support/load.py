@@ -1,0 +1,95 @@
+"""A bounded load generator for the reliability suite: N requests at concurrency C, counted.
+
+Every request ends in exactly one bucket: an HTTP answer (by status, complete or not) or a
+reset (the connection failed with no answer at all: what a client can never recover from).
+The figures are printed by the tests and asserted, so a run shows what it measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class LoadResult:
+    sent: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    #: 200 answers that arrived whole: a JSON body, or a stream that ended with `data: [DONE]`.
+    complete: int = 0
+    resets: int = 0
+    reset_samples: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    #: The gateway's X-Request-Id of every complete answer.
+    request_ids: list[str] = field(default_factory=list)
+
+    def p(self, quantile: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(quantile * len(ordered)))] if ordered else 0.0
+
+    def summary(self) -> str:
+        statuses = ", ".join(f"{status}: {count}" for status, count in sorted(self.statuses.items()))
+        return (
+            f"sent {self.sent}, complete {self.complete}, resets {self.resets} ({statuses}); "
+            f"p50 {self.p(0.5):.1f} ms, p99 {self.p(0.99):.1f} ms"
+        )
+
+
+async def run_load(
+    url: str,
+    body_for: Callable[[int], dict[str, Any]],
+    *,
+    requests: int,
+    concurrency: int,
+    headers: dict[str, str] | None = None,
+    headers_for: Callable[[int], dict[str, str]] | None = None,
+    request_timeout: float = 30.0,
+    result: LoadResult | None = None,
+) -> LoadResult:
+    """POST `requests` chat bodies to `url` with at most `concurrency` in flight.
+
+    Pass `result` to watch the figures while the load runs (the test that takes a database
+    down mid-run waits for a number of answers first).
+    """
+    result = result if result is not None else LoadResult()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(requests):
+        queue.put_nowait(index)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            index = queue.get_nowait()
+            body = body_for(index)
+            request_headers = {**(headers or {}), **(headers_for(index) if headers_for else {})}
+            result.sent += 1
+            started = time.perf_counter()
+            try:
+                async with client.stream("POST", url, json=body, headers=request_headers) as response:
+                    payload = await response.aread()
+            except httpx.TransportError as exc:
+                result.resets += 1
+                if len(result.reset_samples) < 5:
+                    result.reset_samples.append(f"#{index}: {exc!r}")
+                continue
+            result.latencies_ms.append((time.perf_counter() - started) * 1000)
+            result.statuses[response.status_code] += 1
+            if response.status_code == 200 and _is_whole(payload, bool(body.get("stream"))):
+                result.complete += 1
+                result.request_ids.append(response.headers.get("x-request-id", ""))
+
+    async with httpx.AsyncClient(timeout=request_timeout, limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return result
+
+
+def _is_whole(payload: bytes, stream: bool) -> bool:
+    if stream:
+        return payload.rstrip().endswith(b"data: [DONE]") and b'data: {"error"' not in payload
+    return payload.startswith(b"{") and b'"choices"' in payload
