@@ -151,6 +151,11 @@ class Settings(AuditSettings):
 
     # --- metrics
     metrics_require_auth: bool = Field(False, description="require the bearer token on GET /metrics")
+    prometheus_multiproc_dir: Path | None = Field(
+        None,
+        description="with `uvicorn --workers N`: an empty directory shared by the workers, so every scrape "
+        "counts all of them (Prometheus multiprocess mode); unset: metrics are per process",
+    )
 
     @field_validator("api_tokens", "virtual_model_bases", "cors_origins", "auto_routing_targets", mode="before")
     @classmethod
@@ -190,7 +195,7 @@ class Settings(AuditSettings):
             )
         return targets
 
-    @field_validator("phoenix_api_key", mode="before")
+    @field_validator("phoenix_api_key", "prometheus_multiproc_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # Compose passes `${PHOENIX_API_KEY:-}`: an empty variable means no key, not an empty one.

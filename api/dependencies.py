@@ -71,7 +71,7 @@ class ServiceContainer:
     def __init__(self, settings: Settings, span_exporter: SpanExporter | None = None) -> None:
         self.settings = settings
         self.tracing = Tracing(settings, span_exporter)
-        self.metrics = Metrics()
+        self.metrics = Metrics(settings.prometheus_multiproc_dir)
         self.audit = audit_writer(settings)
         self.observers: list[RequestObserver] = [AccessLog(), self.metrics, self.audit]
         # Read now so a malformed config/mcp_servers.yaml stops the start-up with its reason.
@@ -144,6 +144,7 @@ class ServiceContainer:
             await self._llm.close()
             self._llm = None
         await self.tracing.shutdown()
+        self.metrics.close()
 
 
 def _started(service: _T | None) -> _T:

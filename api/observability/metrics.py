@@ -14,20 +14,27 @@ Labels stay low-cardinality: route and path are the three path names (or `none` 
 request rejected before routing), status is ok / error / cancelled, reason is a contract
 code, kind is prompt / completion; server and tool names come from configuration.
 
-Per process, on purpose: run one uvicorn worker per container (scale by replicas, each
-scraped as its own target). Prometheus' multiprocess mode would need an environment
-variable read at import time, cannot serve the scrape-time audit collector, and turns
-every update into a memory-mapped file write.
+Per process by default: one uvicorn worker per container, scaled by replicas, each scraped
+as its own target. With `uvicorn --workers N`, set PROMETHEUS_MULTIPROC_DIR (Settings
+`prometheus_multiproc_dir`): prometheus_client then keeps every value in a memory-mapped
+file of that directory (it reads the variable at import, so it must be in the process
+environment, not only in `.env`), and each scrape merges the files of all workers. The
+scrape-time collectors (`mcp_server_up`, `audit_*`) read live objects of one process, so
+in that mode they are the answering worker's; `close()` marks the worker dead, dropping
+its in-flight gauge.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 from api.request_record import RequestRecord
@@ -61,7 +68,8 @@ class StatsSource(Protocol):
 class Metrics:
     """The gateway's metrics; `render()` is the `/metrics` body."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        self.multiprocess_dir = _multiprocess_ready(multiprocess_dir)
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -85,7 +93,11 @@ class Metrics:
             registry=r,
         )
         self.in_flight = Gauge(
-            "gateway_in_flight_requests", "Routed chat requests not finished yet", ["route"], registry=r
+            "gateway_in_flight_requests",
+            "Routed chat requests not finished yet",
+            ["route"],
+            registry=r,
+            multiprocess_mode="livesum",  # across the workers alive; ignored in a single process
         )
         self.tokens = Counter("gateway_tokens", "Tokens reported by the upstream", ["route", "kind"], registry=r)
         self.decisions = Counter("routing_decisions", "Routing decisions", ["path", "reason"], registry=r)
@@ -100,6 +112,7 @@ class Metrics:
         r.register(self.mcp)
         self.audit = AuditCollector()
         r.register(self.audit)
+        self._scraped = r if multiprocess_dir is None else _merged_registry(multiprocess_dir, self.mcp, self.audit)
         self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
     # ---- recording API ------------------------------------------------------------
@@ -153,7 +166,37 @@ class Metrics:
         self.audit.sources.append(source)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._scraped)
+
+    def close(self) -> None:
+        """At worker exit: in multiprocess mode, the live gauges stop counting this process."""
+        if self.multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), str(self.multiprocess_dir))
+
+
+def _multiprocess_ready(directory: Path | None) -> Path | None:
+    """The multiprocess directory, created; refuses a directory prometheus_client did not see."""
+    if directory is None:
+        return None
+    if values.ValueClass is values.MutexValue:
+        # prometheus_client picked its value class when it was imported: without the variable
+        # in the environment, every worker would count alone and the merge would see nothing.
+        raise RuntimeError(
+            "PROMETHEUS_MULTIPROC_DIR must be set in the process environment before the gateway starts "
+            "(prometheus_client reads it at import), not only in .env"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _merged_registry(directory: Path, *scrape_time: Collector) -> CollectorRegistry:
+    """What a multiprocess scrape serves: every worker's files merged, plus this process's
+    scrape-time collectors (live objects cannot be merged)."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))
+    for collector in scrape_time:
+        registry.register(collector)
+    return registry
 
 
 class McpCollector(Collector):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.observability.metrics import Metrics
@@ -155,3 +157,10 @@ def test_a_mapping_of_stats_works_and_a_broken_writer_never_fails_the_scrape():
     metrics.watch_audit(MappingWriter())
     assert b"audit_queue_depth 2.0" in metrics.render()
     assert value(metrics, "audit_rows_written_total") == 5
+
+
+def test_a_multiprocess_directory_prometheus_client_did_not_see_is_refused(tmp_path, monkeypatch):
+    # As when PROMETHEUS_MULTIPROC_DIR is only in .env: the client chose in-memory values at import.
+    monkeypatch.setattr(values, "ValueClass", values.MutexValue)
+    with pytest.raises(RuntimeError, match="PROMETHEUS_MULTIPROC_DIR must be set in the process environment"):
+        Metrics(multiprocess_dir=tmp_path / "metrics")
