@@ -168,7 +168,12 @@ class Stack:
             "litellm",
             [str(LITELLM_BIN), "--config", str(path), "--host", "127.0.0.1", "--port", "{port}", "--num_workers", "1"],
             "/health/readiness",
-            env={"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"},
+            env={
+                "LITELLM_MASTER_KEY": MASTER_KEY,
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "LITELLM_LOG": "ERROR",
+                "LITELLM_MODE": "PRODUCTION",  # no load_dotenv() of this repository's .env
+            },
         )
 
     def gateway(self, name: str, upstream: str, api_key: str, extra: dict[str, str] | None = None) -> ServerProcess:

@@ -116,6 +116,8 @@ def start_litellm(
         env={
             "LITELLM_MASTER_KEY": MASTER_KEY,
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            # LiteLLM's own load_dotenv() would read a developer's .env from this repository.
+            "LITELLM_MODE": "PRODUCTION",
             "FAKE_UPSTREAM_BASE_URL": fake_upstream.base_url,
             "OPENAI_API_KEY": None,  # the `needs-openai-key` model must find no provider key
             "PHOENIX_COLLECTOR_HTTP_ENDPOINT": phoenix_traces_url,
