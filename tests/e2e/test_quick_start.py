@@ -21,11 +21,15 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import openai
 import pytest
+from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_web_client_page import open_chat, send
 from tests.support.processes import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -221,7 +225,7 @@ def assert_stopped_cleanly(stack: Stack, took: float) -> None:
     assert_ports_free(PORTS)
 
 
-def test_make_run_demo_comes_up_stays_up_answers_and_stops_on_ctrl_c(stack) -> None:
+def test_make_run_demo_comes_up_stays_up_answers_and_stops_on_ctrl_c(stack, page: Page) -> None:
     demo = stack("run-demo")
     demo.wait_until_up(services(demo=True))
     demo.stay_up(STAY_UP_SECONDS)
@@ -257,9 +261,15 @@ def test_make_run_demo_comes_up_stays_up_answers_and_stops_on_ctrl_c(stack) -> N
     assert {"gpt-4o", "gpt-4o-mini", "reasoning/gpt-4o-mini", "auto/gpt-4o-mini"} <= models
     assert "needs-openai-key" not in models, "a test-only model is in the demo's list"
 
-    page = httpx.get(f"{WEB}/", timeout=5)
-    assert page.status_code == 200
-    assert "<html" in page.text.lower()
+    # The web client, in a real browser: the same question, answered on the page.
+    open_chat(page, SimpleNamespace(url=WEB), mode="reasoning", model="gpt-4o-mini")
+    turn = send(page, question)
+    expect(turn).to_have_attribute("data-state", "done", timeout=60_000)
+    expect(turn.get_by_test_id("tool-call").first).to_have_attribute("data-tool", "get_weather")
+    expect(turn.get_by_test_id("answer")).to_contain_text("°F")
+    page.screenshot(path=ARTIFACTS / "quick-start-demo-desktop.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=ARTIFACTS / "quick-start-demo-phone.png")
 
     demo.stay_up(1)
     # LiteLLM exports spans only to a Phoenix that runs: with none installed, no export errors.
