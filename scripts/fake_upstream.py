@@ -32,9 +32,9 @@ and a retry after an invalid reply is the next attempt at the same position; the
 call of a scripted scenario is the echo, so tests can see which conversation reached it.
 Without an `agent=` directive (or with `agent=demo`) the `demo` agent plays
 (scripts/fake_demo_agent.py): it picks its tools from the question (weather, time, stock
-price, unit conversion; none: it answers directly) and its final answer is composed from
-the tool results the reasoning agent hands to the answer call, e.g. "In Paris it is
-64.9 °F (18.3 °C) and sunny, with 40% humidity."
+price, unit conversion; none: it answers at once, with the echo) and composes its final
+answer from the tool results the reasoning agent hands to the answer call, e.g. "In Paris
+it is 88.0 °F (31.1 °C) and partly cloudy, with 93% humidity."
 
 Every request is recorded (path, headers, body) and every client disconnect noted, so
 tests can see exactly what reached the model: `GET /_fake/requests`, `GET /_fake/events`,
@@ -189,7 +189,7 @@ def answer_text(body: dict[str, Any], d: Directives) -> str:
     messages = body.get("messages", [])
     if answers_tool_results(body):
         return answer(tool_findings(messages), last_user_text(messages))
-    findings = note_findings(messages) if d.agent in (None, "demo") else []
+    findings = note_findings(messages) if plays_demo(d) else []
     if findings:  # the reasoning agent's answer call, carrying the demo's tool results
         return answer(findings, question_of(messages))
     return "Echo: " + last_user_text(messages)
@@ -404,6 +404,11 @@ def _is_step_json(content: Any) -> bool:
         return False
 
 
+def plays_demo(d: Directives) -> bool:
+    """No scripted scenario named (or an unknown one): the demo agent plays."""
+    return d.agent not in AGENT_SCENARIOS
+
+
 def question_of(messages: list[dict[str, Any]]) -> str:
     """The client's last question: the last user message before the agent's first step (the
     agent sends tool results back as user messages after its steps)."""
@@ -420,9 +425,10 @@ def agent_reply(body: dict[str, Any], d: Directives) -> str:
     position = sum(1 for content in assistant if _is_step_json(content))
     last_step = max((i for i, content in enumerate(assistant) if _is_step_json(content)), default=-1)
     attempt = sum(1 for content in assistant[last_step + 1 :] if content == INVALID_STEP)
-    messages = body.get("messages", [])
-    scenario = d.agent if d.agent in AGENT_SCENARIOS else None
-    script = AGENT_SCENARIOS[scenario] if scenario else [[s] for s in demo_script(question_of(messages))]
+    if plays_demo(d):
+        script = [[s] for s in demo_script(question_of(body.get("messages", [])))]
+    else:
+        script = AGENT_SCENARIOS[str(d.agent)]
     attempts = script[position] if position < len(script) else [DONE]
     chosen = attempts[min(attempt, len(attempts) - 1)]
     return chosen if isinstance(chosen, str) else orjson.dumps(chosen).decode()
