@@ -471,7 +471,7 @@ def streaming_phase(servers: Servers, profile: Profile) -> dict:
         "5 gateway reasoning",
         f"{reasoning_gateway.url}/v1/chat/completions",
         [reasoning_gateway],
-        "fake-model+agent=demo",
+        "fake-model+agent=weather",
         "reasoning",
     )
     warm(reasoning, 3)

@@ -102,7 +102,12 @@ def fake_upstream(logs_dir: Path) -> Iterator[FakeUpstream]:
 
 
 def start_litellm(
-    name: str, fake_upstream: FakeUpstream, logs_dir: Path, phoenix_traces_url: str, project: str = "default"
+    name: str,
+    fake_upstream: FakeUpstream,
+    logs_dir: Path,
+    phoenix_traces_url: str,
+    project: str = "default",
+    config: Path = LITELLM_TEST_CONFIG,
 ) -> ServerProcess:
     """A real LiteLLM proxy in front of the fake upstream, sending its spans to `phoenix_traces_url`."""
     if not LITELLM_BIN.exists():
@@ -110,7 +115,7 @@ def start_litellm(
     port = free_port()
     return ServerProcess(
         name,
-        [str(LITELLM_BIN), "--config", str(LITELLM_TEST_CONFIG), "--host", "127.0.0.1", "--port", str(port)],
+        [str(LITELLM_BIN), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
         port,
         logs_dir / f"{name}.log",
         env={

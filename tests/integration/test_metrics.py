@@ -62,7 +62,7 @@ def test_metrics_after_a_mixed_run(metered, fake_upstream):
             assert response.status_code == 200
         assert client.post("/v1/chat/completions", json=chat("fake-model+error=429")).status_code == 429
         reasoning = client.post(
-            "/v1/chat/completions", json=chat("fake-model+agent=demo"), headers={"X-Routing-Mode": "reasoning"}
+            "/v1/chat/completions", json=chat("fake-model+agent=weather"), headers={"X-Routing-Mode": "reasoning"}
         )
         assert reasoning.status_code == 200  # two steps, one get_weather call on the demo server
         orchestration = chat("fake-model")
