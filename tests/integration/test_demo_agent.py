@@ -1,7 +1,8 @@
-"""`make run-demo`'s agent through the real stack: openai SDK → gateway → LiteLLM with
-config/litellm_demo_config.yaml → the fake model, with tools on the demo MCP server (HTTP) and
-mcp-server-time (stdio). No `agent=` directive: the fake plays its `demo` agent, which picks its
-tools from the question and answers from what they returned."""
+"""`make run-demo`'s agent through the real stack: openai SDK → gateway → a real LiteLLM proxy →
+the fake model, with tools on the demo MCP server (HTTP) and mcp-server-time (stdio). No `agent=`
+directive: the fake plays its `demo` agent, which picks its tools from the question and answers
+from what they returned. The questions go through the session's LiteLLM (its gpt-4o-mini is the
+fake too); the model list through one running config/litellm_demo_config.yaml, as run-demo does."""
 
 from __future__ import annotations
 
@@ -22,20 +23,10 @@ REASONING = {"X-Routing-Mode": "reasoning"}
 
 
 @pytest.fixture(scope="module")
-def demo_litellm(fake_upstream, logs_dir):
-    """LiteLLM as `make run-demo` runs it (its Phoenix callback pointed at a port nobody serves)."""
-    process = start_litellm(
-        "litellm-demo", fake_upstream, logs_dir, f"http://127.0.0.1:{free_port()}/v1/traces", config=DEMO_CONFIG
-    )
-    yield process.url
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def demo_gateway(start_gateway, demo_litellm, demo_mcp, tmp_path_factory):
+def demo_gateway(start_gateway, demo_mcp, tmp_path_factory):
     demo = {"name": "demo", "url": demo_mcp.url + "/mcp"}
     config = write_mcp_config(tmp_path_factory.mktemp("demo-mcp") / "servers.yaml", demo, time_server())
-    gateway = start_gateway(upstream=demo_litellm, mcp_servers_config=config, tool_timeout_seconds=5)
+    gateway = start_gateway(mcp_servers_config=config, tool_timeout_seconds=5)
     wait_for_servers(gateway, {"demo": "up", "time": "up"})
     return gateway
 
@@ -151,9 +142,19 @@ def test_a_tool_calling_conversation_ends_with_a_text_answer(sdk, stream):
     assert text == "In Paris it is 21.5 °C and sunny, with 40% humidity."
 
 
-def test_the_demo_lists_only_the_models_it_serves(sdk):
+@pytest.mark.timeout(300)  # it starts its own LiteLLM proxy, which takes a minute on a busy machine
+def test_the_demo_lists_only_the_models_it_serves(launch_gateway, fake_upstream, logs_dir):
     """Test-only models (`needs-openai-key`, `fake-*`) stay in the tests' LiteLLM config."""
-    ids = sorted(model.id for model in sdk.models.list())
+    dead_phoenix = f"http://127.0.0.1:{free_port()}/v1/traces"  # as run-demo without Phoenix
+    litellm = start_litellm("litellm-demo", fake_upstream, logs_dir, dead_phoenix, config=DEMO_CONFIG)
+    try:
+        gateway = launch_gateway(llm_base_url=litellm.url)
+        sdk = openai.OpenAI(base_url=gateway.base_url, api_key=TOKEN, max_retries=0)
+        ids = sorted(model.id for model in sdk.models.list())
+        answer = sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    finally:
+        litellm.stop()
+    assert answer.choices[0].message.content == "Echo: Hi"  # served by the fake, no provider key
     print(f"models: {ids}")
     assert {i.split("/")[-1] for i in ids} == {"gpt-4o", "gpt-4o-mini"}
     assert {"gpt-4o", "gpt-4o-mini", "reasoning/gpt-4o-mini"} <= set(ids)
