@@ -376,6 +376,25 @@ async def test_replays_never_duplicate_rows(database: TestDatabase, tmp_path: Pa
     await writer.close()
 
 
+async def test_segments_rotate_under_load_and_are_deleted_once_stored(
+    database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("api.audit.journal.SEGMENT_BYTES", 2000)  # a few rows a segment
+    journal = tmp_path / "journal"
+    writer = writer_on(database.url, journal, batch_size=10)
+    await writer.start()
+    for wave in range(5):
+        for n in range(20):
+            writer.request_finished(record(wave * 20 + n))
+        await asyncio.sleep(0.1)  # let the writer store a batch and rotate between waves
+    await until_equal(database.count, 100)
+    await until_equal(lambda: journal_lines(journal), 0)
+    assert writer.journal.path is not None
+    assert writer.journal.path.name != "journal-0-000001.jsonl"  # it rotated
+    assert len(list(journal.glob("journal-*.jsonl"))) == 1  # only the active segment is left
+    await writer.close()
+
+
 async def test_a_live_slot_is_left_alone_and_a_dead_one_taken_over(database: TestDatabase, tmp_path: Path):
     journal = tmp_path / "journal"
     live = Journal(journal, 1 << 20)
