@@ -174,7 +174,7 @@ class Journal:
             return
         self._active = self._new_segment()
         handle, old.handle = old.handle, None
-        await asyncio.to_thread(os.fsync, handle.fileno())
+        await asyncio.to_thread(_fsync_file_and_folder, handle.fileno(), self.folder)  # the new name too
         handle.close()
         if old.overflowed:
             self._replay.append(old)
@@ -184,14 +184,14 @@ class Journal:
             self._sealed.append(old)
 
     async def sync(self) -> None:
-        """fsync the active segment if it was written since the last time (off the event loop)."""
+        """fsync the active segment (and the folder: its name) if written since the last time, off the loop."""
         segment = self._active
         if segment is None or segment.handle is None or not segment.dirty:
             return
         segment.dirty = False
         fd = os.dup(segment.handle.fileno())  # stays valid if the segment is rotated meanwhile
         try:
-            await asyncio.to_thread(os.fsync, fd)
+            await asyncio.to_thread(_fsync_file_and_folder, fd, self.folder)
         finally:
             os.close(fd)
 
@@ -289,6 +289,15 @@ class Journal:
         if self._full and self._bytes < self.max_bytes:
             self._full = False
             log.info("audit_journal_has_room", folder=str(self.folder), bytes=self._bytes)
+
+
+def _fsync_file_and_folder(fd: int, folder: Path) -> None:
+    os.fsync(fd)
+    folder_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(folder_fd)
+    finally:
+        os.close(folder_fd)
 
 
 def _read_rows(reader: BinaryIO, size: int, path: Path) -> list[Row]:
