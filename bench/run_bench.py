@@ -201,7 +201,7 @@ class Stack:
             "--timeout-keep-alive",
             "75",
         ]
-        # Its own working directory: its embedded audit store and spill file are its own.
+        # Its own working directory: its embedded audit store and journal are its own.
         cwd = self.workdir / name
         cwd.mkdir()
         return self.start(name, command, "/health", env=env, cwd=cwd)

@@ -214,11 +214,16 @@ def gateway_env(upstream_url: str, **overrides: object) -> dict[str, str | None]
     return env
 
 
-def launch_gateway_process(litellm_url: str, name: str, log_path: Path, cwd: Path, **overrides: object) -> Gateway:
-    """A gateway subprocess on a free port, running in `cwd` (its SQLite audit store and spill file live there)."""
+def launch_gateway_process(
+    litellm_url: str, name: str, log_path: Path, cwd: Path, *, uvicorn_args: tuple[str, ...] = (), **overrides: object
+) -> Gateway:
+    """A gateway subprocess on a free port, running in `cwd` (its SQLite audit store and journal live there).
+
+    `uvicorn_args` adds command-line options, e.g. `("--workers", "2")`.
+    """
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1"]
-    command += ["--timeout-keep-alive", "75"]  # as the image runs it
+    command += ["--timeout-keep-alive", "75", *uvicorn_args]  # as the image runs it
     process = ServerProcess(
         name,
         [*command, "--port", str(port)],
@@ -238,7 +243,7 @@ def start_gateway(
 
     In front of the session's LiteLLM proxy unless `upstream` names another server. Each
     runs from its own empty working directory, so a developer's `.env` cannot leak in and no
-    two gateways share the default SQLite audit store or spill file.
+    two gateways share the default SQLite audit store or journal.
     """
     running: dict[tuple[tuple[str, str | None], ...], Gateway] = {}
 
@@ -261,9 +266,11 @@ def launch_gateway(litellm: str, logs_dir: Path, tmp_path: Path) -> Iterator[Cal
     """Start gateways that live only for this test; pass the same `cwd` to restart one on its files."""
     launched: list[Gateway] = []
 
-    def launch(cwd: Path | None = None, **overrides: object) -> Gateway:
+    def launch(cwd: Path | None = None, uvicorn_args: tuple[str, ...] = (), **overrides: object) -> Gateway:
         name = f"{tmp_path.name}-gateway-{len(launched)}"
-        gateway = launch_gateway_process(litellm, name, logs_dir / f"{name}.log", cwd or tmp_path, **overrides)
+        log_path = logs_dir / f"{name}.log"
+        workdir = cwd or tmp_path
+        gateway = launch_gateway_process(litellm, name, log_path, workdir, uvicorn_args=uvicorn_args, **overrides)
         launched.append(gateway)
         return gateway
 
