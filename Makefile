@@ -12,6 +12,8 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/uv/bin/uv)
 LITELLM_ENV := $(TOOLS)/litellm
 PHOENIX_ENV := $(TOOLS)/phoenix
+# The fake model's port for `make fake-upstream` (`make run-demo` reads FAKE_MODEL_PORT from .env).
+FAKE_MODEL_PORT ?= 9100
 # Never let uv fetch an interpreter from the internet: use the machine's Python (>= 3.11).
 export UV_PYTHON_DOWNLOADS := never
 
@@ -44,6 +46,10 @@ install: $(VENV)/.installed ## Install the app and dev tools into .venv from uv.
 
 .PHONY: install-litellm
 install-litellm: $(LITELLM_ENV)/.installed ## Install the LiteLLM proxy into its own environment (.tools/litellm)
+
+.PHONY: install-browser
+install-browser: ## Install Debian's chromium for the browser tests when /usr/bin/chromium is missing (root + apt)
+	@scripts/ensure_chromium.sh
 
 .PHONY: install-phoenix
 install-phoenix: $(PHOENIX_ENV)/.installed ## Install Phoenix (traces UI, ~850 MB) into its own environment (.tools/phoenix)
@@ -92,8 +98,8 @@ web-client-vendor: ## Re-vendor marked and DOMPurify (versions pinned in web_cli
 	@echo "Vendored into $(WEB_VENDOR): commit it, so running the web client needs no Node."
 
 .PHONY: fake-upstream
-fake-upstream: install ## Run only the fake OpenAI-compatible upstream on :9100
-	$(VENV)/bin/python scripts/fake_upstream.py --port 9100
+fake-upstream: install ## Run only the fake OpenAI-compatible upstream on :9100 (FAKE_MODEL_PORT)
+	$(VENV)/bin/python scripts/fake_upstream.py --port $(FAKE_MODEL_PORT)
 
 # ---- docker compose: the full stack (README "Deploy with Docker Compose") --------------
 
@@ -147,7 +153,7 @@ litellm_reset: ## DESTRUCTIVE: delete LiteLLM's database (every key, all usage) 
 # ---- quality ------------------------------------------------------------------------
 
 .PHONY: test
-test: install install-litellm ## Run every test but the Phoenix e2e ones: unit, integration, browser, against real processes
+test: install install-litellm install-browser ## Run every test but the Phoenix e2e ones: unit, integration, browser, against real processes
 	$(VENV)/bin/pytest -m "not phoenix"
 
 .PHONY: test-e2e

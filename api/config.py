@@ -34,15 +34,24 @@ class AuditSettings(BaseSettings):
         description="audit store: postgresql://... (asyncpg) or sqlite+aiosqlite:///path (relative to the cwd)",
     )
     audit_migrate_on_start: bool = Field(True, description="run the Alembic migrations when the gateway starts")
-    audit_queue_size: int = Field(10_000, ge=1, description="rows held in memory before they spill to the file")
+    audit_queue_size: int = Field(
+        10_000, ge=1, description="rows held in memory for the next batches; beyond that only the journal holds them"
+    )
     # 22 columns a row: 1000 rows stay under both Postgres' and SQLite's bound-parameter limits.
     audit_batch_size: int = Field(200, ge=1, le=1000, description="rows per INSERT")
     audit_flush_interval_seconds: float = Field(0.5, gt=0, description="longest a row waits for its batch to fill")
-    audit_spill_path: Path = Field(
-        Path("data/audit-spill.jsonl"), description="append-only JSON-lines file for rows the queue cannot hold"
+    audit_journal_dir: Path = Field(
+        Path("data/audit-journal"),
+        description="folder of the per-process audit journals (every row, on disk before its answer completes); "
+        "one folder serves every worker and replica on the host",
+    )
+    audit_journal_max_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=0,
+        description="cap on one process's journal files; beyond it rows live in memory only; 0 turns the journal off",
     )
     audit_shutdown_drain_seconds: float = Field(
-        5.0, ge=0, description="at shutdown, how long to keep writing queued rows before spilling the rest"
+        5.0, ge=0, description="at shutdown, how long to keep writing queued rows (the rest stays in the journal)"
     )
 
     @field_validator("database_url")

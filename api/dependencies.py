@@ -13,8 +13,8 @@ from fastapi import Depends, Request
 from openai import AsyncOpenAI
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from api.audit.journal import Journal
 from api.audit.readiness import AuditStoreCheck
-from api.audit.spill import SpillFile
 from api.audit.store import AuditStore
 from api.audit.writer import AuditWriter, WriterLimits
 from api.config import Settings
@@ -58,7 +58,8 @@ def audit_writer(settings: Settings) -> AuditWriter:
         drain_deadline=settings.audit_shutdown_drain_seconds,
     )
     store = AuditStore(settings.database_url.get_secret_value())
-    return AuditWriter(store, SpillFile(settings.audit_spill_path), limits, migrate=settings.audit_migrate_on_start)
+    journal = Journal(settings.audit_journal_dir, settings.audit_journal_max_bytes)
+    return AuditWriter(store, journal, limits, migrate=settings.audit_migrate_on_start)
 
 
 class ServiceContainer:

@@ -36,6 +36,13 @@ VARIANTS: dict[str, dict[str, str]] = {
         "PHOENIX_COLLECTOR_ENDPOINT": "",
         "LOG_LEVEL": "WARNING",
     },
+    # The audit journal's append is the one write(2) on the request path.
+    "…, no audit journal": {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+        "PHOENIX_COLLECTOR_ENDPOINT": "",
+        "LOG_LEVEL": "WARNING",
+        "AUDIT_JOURNAL_MAX_BYTES": "0",
+    },
 }
 
 

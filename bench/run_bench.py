@@ -168,7 +168,12 @@ class Stack:
             "litellm",
             [str(LITELLM_BIN), "--config", str(path), "--host", "127.0.0.1", "--port", "{port}", "--num_workers", "1"],
             "/health/readiness",
-            env={"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"},
+            env={
+                "LITELLM_MASTER_KEY": MASTER_KEY,
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "LITELLM_LOG": "ERROR",
+                "LITELLM_MODE": "PRODUCTION",  # no load_dotenv() of this repository's .env
+            },
         )
 
     def gateway(self, name: str, upstream: str, api_key: str, extra: dict[str, str] | None = None) -> ServerProcess:
@@ -196,7 +201,7 @@ class Stack:
             "--timeout-keep-alive",
             "75",
         ]
-        # Its own working directory: its embedded audit store and spill file are its own.
+        # Its own working directory: its embedded audit store and journal are its own.
         cwd = self.workdir / name
         cwd.mkdir()
         return self.start(name, command, "/health", env=env, cwd=cwd)
@@ -466,7 +471,7 @@ def streaming_phase(servers: Servers, profile: Profile) -> dict:
         "5 gateway reasoning",
         f"{reasoning_gateway.url}/v1/chat/completions",
         [reasoning_gateway],
-        "fake-model+agent=demo",
+        "fake-model+agent=weather",
         "reasoning",
     )
     warm(reasoning, 3)

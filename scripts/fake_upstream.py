@@ -20,14 +20,21 @@ one server serves a whole test run (LiteLLM forwards the model name unchanged):
     fake-model+choose=reasoning      structured answers pick this value for enum fields (classifier)
 
 Requests with non-empty `tools` (and `tool_choice` not "none") get a `tool_calls` answer
-for the first (or the named) tool; `response_format` json_schema / json_object gets a
-JSON answer built from the schema.
+for the first (or the named) tool, except right after a tool's result (the last message
+has role `tool`): that is answered in text built from the result, so a client that loops
+on function calls (Open WebUI's native mode) stops. `response_format` json_schema /
+json_object gets a JSON answer built from the schema.
 
 Reasoning steps (a structured-output request whose schema has `next_action`, or JSON mode
 with an `agent=` directive) are answered from `AGENT_SCENARIOS`, statelessly: the step
 position is the number of step JSONs the agent already sent back as assistant messages,
-and a retry after an invalid reply is the next attempt at the same position. Without an
-`agent=` directive the `demo` scenario plays (look up the weather, then answer).
+and a retry after an invalid reply is the next attempt at the same position; the answer
+call of a scripted scenario is the echo, so tests can see which conversation reached it.
+Without an `agent=` directive (or with `agent=demo`) the `demo` agent plays
+(scripts/fake_demo_agent.py): it picks its tools from the question (weather, time, stock
+price, unit conversion; none: it answers at once, with the echo) and composes its final
+answer from the tool results the reasoning agent hands to the answer call, e.g. "In Paris
+it is 88.0 °F (31.1 °C) and partly cloudy, with 93% humidity."
 
 Every request is recorded (path, headers, body) and every client disconnect noted, so
 tests can see exactly what reached the model: `GET /_fake/requests`, `GET /_fake/events`,
@@ -48,6 +55,7 @@ from typing import Any
 
 import orjson
 import uvicorn
+from fake_demo_agent import answer, demo_script, note_findings, tool_findings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -178,13 +186,26 @@ def answer_text(body: dict[str, Any], d: Directives) -> str:
         return orjson.dumps({"answer": last_user_text(body.get("messages", []))}).decode()
     if d.say is not None:
         return d.say
-    return "Echo: " + last_user_text(body.get("messages", []))
+    messages = body.get("messages", [])
+    if answers_tool_results(body):
+        return answer(tool_findings(messages), last_user_text(messages))
+    findings = note_findings(messages) if plays_demo(d) else []
+    if findings:  # the reasoning agent's answer call, carrying the demo's tool results
+        return answer(findings, question_of(messages))
+    return "Echo: " + last_user_text(messages)
+
+
+def answers_tool_results(body: dict[str, Any]) -> bool:
+    """The last message is a tool's result: answer it in text, never with another tool call
+    (a client looping on function calls would otherwise call the tool forever)."""
+    messages = body.get("messages") or []
+    return bool(messages) and messages[-1].get("role") == "tool"
 
 
 def chosen_tool(body: dict[str, Any]) -> dict[str, Any] | None:
     tools = body.get("tools") or []
     choice = body.get("tool_choice")
-    if not tools or choice == "none":
+    if not tools or choice == "none" or answers_tool_results(body):
         return None
     if isinstance(choice, dict):
         wanted = (choice.get("function") or {}).get("name")
@@ -308,9 +329,10 @@ def step(thought: str, action: str, *calls: tuple[str, dict[str, Any]], concurre
 DONE = step("I have everything I need to answer.", "finished")
 THINK = step("Let me think about this a little more.", "continue_thinking")
 
-# scenario → positions → attempts (a retry after an invalid reply is the next attempt)
+# scenario → positions → attempts (a retry after an invalid reply is the next attempt); the
+# `demo` scenario is not here: its steps depend on the question (scripts/fake_demo_agent.py).
 AGENT_SCENARIOS: dict[str, list[list[dict[str, Any] | str]]] = {
-    "demo": [[step("I should look up the weather.", "use_tools", ("get_weather", {"city": "Paris"}))], [DONE]],
+    "weather": [[step("I should look up the weather.", "use_tools", ("get_weather", {"city": "Paris"}))], [DONE]],
     "weather_and_time": [
         [step("First, the weather in Paris.", "use_tools", ("get_weather", {"city": "Paris"}))],
         [step("Now the local time there.", "use_tools", ("get_current_time", {"timezone": "Europe/Paris"}))],
@@ -382,13 +404,31 @@ def _is_step_json(content: Any) -> bool:
         return False
 
 
+def plays_demo(d: Directives) -> bool:
+    """No scripted scenario named (or an unknown one): the demo agent plays."""
+    return d.agent not in AGENT_SCENARIOS
+
+
+def question_of(messages: list[dict[str, Any]]) -> str:
+    """The client's last question: the last user message before the agent's first step (the
+    agent sends tool results back as user messages after its steps)."""
+    first_step = next(
+        (i for i, m in enumerate(messages) if m.get("role") == "assistant" and _is_step_json(m.get("content"))),
+        len(messages),
+    )
+    return last_user_text(messages[:first_step])
+
+
 def agent_reply(body: dict[str, Any], d: Directives) -> str:
     """The scripted step for this point of the conversation (stateless, see the module doc)."""
     assistant = [m.get("content") for m in body.get("messages", []) if m.get("role") == "assistant"]
     position = sum(1 for content in assistant if _is_step_json(content))
     last_step = max((i for i, content in enumerate(assistant) if _is_step_json(content)), default=-1)
     attempt = sum(1 for content in assistant[last_step + 1 :] if content == INVALID_STEP)
-    script = AGENT_SCENARIOS.get(d.agent or "demo", AGENT_SCENARIOS["demo"])
+    if plays_demo(d):
+        script = [[s] for s in demo_script(question_of(body.get("messages", [])))]
+    else:
+        script = AGENT_SCENARIOS[str(d.agent)]
     attempts = script[position] if position < len(script) else [DONE]
     chosen = attempts[min(attempt, len(attempts) - 1)]
     return chosen if isinstance(chosen, str) else orjson.dumps(chosen).decode()

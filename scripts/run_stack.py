@@ -8,11 +8,17 @@
 
 With Phoenix installed, the API and LiteLLM export their spans to it (one trace tree per
 request) unless .env points them elsewhere; Phoenix starts with every outbound feature
-off and keeps its SQLite database under data/phoenix.
+off and keeps its SQLite database under data/phoenix. Without Phoenix (and no collector
+in .env), LiteLLM runs with its Phoenix callback removed, so it logs no export errors.
 
 Supervision is honcho's (a Procfile runner); this script only decides which processes
-run and with which environment. Each process gets an explicit environment: LiteLLM sees
-only the variables meant for it (never the gateway's DATABASE_URL, say).
+run and with which environment. No process reads another's settings by accident: each
+gets an explicit environment and runs in a working directory of its own under data/,
+where no project `.env` is found. LiteLLM also runs with `LITELLM_MODE=PRODUCTION`,
+which turns off its own `load_dotenv()`: that search starts from LiteLLM's installed
+package (inside .tools/, so inside this repository) and found the gateway's `.env`,
+whose `DATABASE_URL=sqlite+...` LiteLLM refused, stopping the whole stack. Only the API
+(Settings) and the web client (WEB_CLIENT_*) read `.env`, from the repository.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
 from dotenv import dotenv_values
 from honcho.manager import Manager
 
 REPO = Path(__file__).resolve().parents[1]
 LITELLM_BIN = REPO / ".tools" / "litellm" / "bin" / "litellm"
 PHOENIX_BIN = REPO / ".tools" / "phoenix" / "bin" / "phoenix"
-FAKE_PORT = 9100
+DATA = REPO / "data"
+DEFAULT_FAKE_MODEL_PORT = 9100
 PHOENIX_URL = "http://127.0.0.1:6006"
 # Phoenix reaches for the internet at start-up (fonts, sandboxes, an assistant, telemetry)
 # unless told not to.
@@ -40,11 +48,42 @@ PHOENIX_OFFLINE = {
 }
 # What LiteLLM may read from .env: its own keys, and where to send its spans.
 LITELLM_VARS = ("OPENAI_API_KEY", "LITELLM_MASTER_KEY", "PHOENIX_COLLECTOR_HTTP_ENDPOINT", "PHOENIX_PROJECT_NAME")
+# What the runner itself reads from .env (or the shell).
+RUNNER_VARS = ("FAKE_MODEL_PORT",)
+PHOENIX_CALLBACK = "arize_phoenix"
+# What honcho's Manager reports after it was told to stop by SIGINT / SIGTERM.
+STOP_SIGNAL_CODES = (130, 143)
 
 
 def load_env() -> dict[str, str]:
     values = {k: v for k, v in dotenv_values(REPO / ".env").items() if v is not None}
-    return {**values, **{k: v for k, v in os.environ.items() if k in values or k in LITELLM_VARS}}
+    wanted = set(LITELLM_VARS) | set(RUNNER_VARS)
+    return {**values, **{k: v for k, v in os.environ.items() if k in values or k in wanted}}
+
+
+def fake_model_port(env: dict[str, str]) -> int:
+    """FAKE_MODEL_PORT (.env or the shell), else 9100."""
+    value = env.get("FAKE_MODEL_PORT") or str(DEFAULT_FAKE_MODEL_PORT)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"error: FAKE_MODEL_PORT={value!r} is not a port number")
+    return int(value)
+
+
+def litellm_config(source: dict, *, export_spans: bool) -> dict:
+    """The LiteLLM config to run: `source` as it is, or without the Phoenix callback when no
+    collector listens (LiteLLM would log a failed export for every request)."""
+    if export_spans:
+        return source
+    settings = dict(source.get("litellm_settings") or {})
+    settings["callbacks"] = [name for name in settings.get("callbacks") or [] if name != PHOENIX_CALLBACK]
+    return {**source, "litellm_settings": settings}
+
+
+def workdir(name: str) -> Path:
+    """data/<name>: a process's own working directory, with no `.env` in it."""
+    path = DATA / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def base_env() -> dict[str, str]:
@@ -70,17 +109,20 @@ def main() -> int:
     venv_bin = Path(sys.executable).parent
 
     litellm_env = (
-        base_env() | {k: env[k] for k in LITELLM_VARS if env.get(k)} | {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        base_env()
+        | {k: env[k] for k in LITELLM_VARS if env.get(k)}
+        | {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
     )
-    litellm_config = REPO / "config" / "litellm_config.yaml"
+    config_path = REPO / "config" / "litellm_config.yaml"
     if args.demo:
-        litellm_config = REPO / "tests" / "support" / "litellm_test_config.yaml"
-        litellm_env["FAKE_UPSTREAM_BASE_URL"] = f"http://127.0.0.1:{FAKE_PORT}/v1"
+        config_path = REPO / "config" / "litellm_demo_config.yaml"
+        port = fake_model_port(env)
+        litellm_env["FAKE_UPSTREAM_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
         manager.add_process(
             "fake-model",
-            f"{venv_bin / 'python'} scripts/fake_upstream.py --port {FAKE_PORT}",
+            f"{venv_bin / 'python'} {REPO / 'scripts' / 'fake_upstream.py'} --port {port}",
             env=base_env(),
-            cwd=str(REPO),
+            cwd=str(workdir("fake-model")),
         )
     elif not env.get("OPENAI_API_KEY"):
         print(
@@ -101,14 +143,25 @@ def main() -> int:
     else:
         print("note: Phoenix is not installed; `make install-phoenix` adds traces at :6006.", file=sys.stderr)
 
-    manager.add_process(
-        "litellm",
-        f"{LITELLM_BIN} --config {litellm_config} --host 127.0.0.1 --port 4000",
-        env=litellm_env,
-        cwd=str(REPO),
+    litellm_dir = workdir("litellm")
+    config = litellm_config(
+        yaml.safe_load(config_path.read_text()), export_spans="PHOENIX_COLLECTOR_HTTP_ENDPOINT" in litellm_env
+    )
+    (litellm_dir / "config.yaml").write_text(
+        f"# Written by scripts/run_stack.py from {config_path.relative_to(REPO)}\n"
+        + yaml.safe_dump(config, sort_keys=False)
     )
     manager.add_process(
-        "mcp-demo", f"{venv_bin / 'python'} scripts/demo_mcp_server.py --port 8001", env=base_env(), cwd=str(REPO)
+        "litellm",
+        f"{LITELLM_BIN} --config {litellm_dir / 'config.yaml'} --host 127.0.0.1 --port 4000",
+        env=litellm_env,
+        cwd=str(litellm_dir),
+    )
+    manager.add_process(
+        "mcp-demo",
+        f"{venv_bin / 'python'} {REPO / 'scripts' / 'demo_mcp_server.py'} --port 8001",
+        env=base_env(),
+        cwd=str(workdir("mcp-demo")),
     )
     manager.add_process(
         "api",
@@ -124,13 +177,20 @@ def main() -> int:
         cwd=str(REPO),
     )
     manager.loop()
-    return manager.returncode or 0
+    return exit_code(manager.returncode)
+
+
+def exit_code(returncode: int | None) -> int:
+    """0 when the user stopped the stack (Ctrl-C, SIGTERM); else the code of the first process to stop.
+
+    honcho reports its own stop signal as 130/143, which would make every Ctrl-C look like a crash.
+    """
+    return 0 if returncode in (None, *STOP_SIGNAL_CODES) else returncode
 
 
 def add_phoenix(manager: Manager, env: dict[str, str], litellm_env: dict[str, str], api_env: dict[str, str]) -> None:
     """Run Phoenix on :6006 and send the API's and LiteLLM's spans to it (unless .env says otherwise)."""
-    working_dir = REPO / "data" / "phoenix"
-    working_dir.mkdir(parents=True, exist_ok=True)
+    working_dir = workdir("phoenix")
     phoenix_env = (
         base_env()
         | PHOENIX_OFFLINE
@@ -141,7 +201,7 @@ def add_phoenix(manager: Manager, env: dict[str, str], litellm_env: dict[str, st
             "PHOENIX_DB_LOGGING_LEVEL": "warning",
         }
     )
-    manager.add_process("phoenix", f"{PHOENIX_BIN} serve", env=phoenix_env, cwd=str(REPO))
+    manager.add_process("phoenix", f"{PHOENIX_BIN} serve", env=phoenix_env, cwd=str(working_dir))
     endpoints = ("PHOENIX_COLLECTOR_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
     if not any(env.get(name) or os.environ.get(name) for name in endpoints):
         api_env["PHOENIX_COLLECTOR_ENDPOINT"] = PHOENIX_URL

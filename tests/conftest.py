@@ -102,7 +102,12 @@ def fake_upstream(logs_dir: Path) -> Iterator[FakeUpstream]:
 
 
 def start_litellm(
-    name: str, fake_upstream: FakeUpstream, logs_dir: Path, phoenix_traces_url: str, project: str = "default"
+    name: str,
+    fake_upstream: FakeUpstream,
+    logs_dir: Path,
+    phoenix_traces_url: str,
+    project: str = "default",
+    config: Path = LITELLM_TEST_CONFIG,
 ) -> ServerProcess:
     """A real LiteLLM proxy in front of the fake upstream, sending its spans to `phoenix_traces_url`."""
     if not LITELLM_BIN.exists():
@@ -110,12 +115,14 @@ def start_litellm(
     port = free_port()
     return ServerProcess(
         name,
-        [str(LITELLM_BIN), "--config", str(LITELLM_TEST_CONFIG), "--host", "127.0.0.1", "--port", str(port)],
+        [str(LITELLM_BIN), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
         port,
         logs_dir / f"{name}.log",
         env={
             "LITELLM_MASTER_KEY": MASTER_KEY,
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            # LiteLLM's own load_dotenv() would read a developer's .env from this repository.
+            "LITELLM_MODE": "PRODUCTION",
             "FAKE_UPSTREAM_BASE_URL": fake_upstream.base_url,
             "OPENAI_API_KEY": None,  # the `needs-openai-key` model must find no provider key
             "PHOENIX_COLLECTOR_HTTP_ENDPOINT": phoenix_traces_url,
@@ -207,11 +214,16 @@ def gateway_env(upstream_url: str, **overrides: object) -> dict[str, str | None]
     return env
 
 
-def launch_gateway_process(litellm_url: str, name: str, log_path: Path, cwd: Path, **overrides: object) -> Gateway:
-    """A gateway subprocess on a free port, running in `cwd` (its SQLite audit store and spill file live there)."""
+def launch_gateway_process(
+    litellm_url: str, name: str, log_path: Path, cwd: Path, *, uvicorn_args: tuple[str, ...] = (), **overrides: object
+) -> Gateway:
+    """A gateway subprocess on a free port, running in `cwd` (its SQLite audit store and journal live there).
+
+    `uvicorn_args` adds command-line options, e.g. `("--workers", "2")`.
+    """
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1"]
-    command += ["--timeout-keep-alive", "75"]  # as the image runs it
+    command += ["--timeout-keep-alive", "75", *uvicorn_args]  # as the image runs it
     process = ServerProcess(
         name,
         [*command, "--port", str(port)],
@@ -231,7 +243,7 @@ def start_gateway(
 
     In front of the session's LiteLLM proxy unless `upstream` names another server. Each
     runs from its own empty working directory, so a developer's `.env` cannot leak in and no
-    two gateways share the default SQLite audit store or spill file.
+    two gateways share the default SQLite audit store or journal.
     """
     running: dict[tuple[tuple[str, str | None], ...], Gateway] = {}
 
@@ -254,9 +266,11 @@ def launch_gateway(litellm: str, logs_dir: Path, tmp_path: Path) -> Iterator[Cal
     """Start gateways that live only for this test; pass the same `cwd` to restart one on its files."""
     launched: list[Gateway] = []
 
-    def launch(cwd: Path | None = None, **overrides: object) -> Gateway:
+    def launch(cwd: Path | None = None, uvicorn_args: tuple[str, ...] = (), **overrides: object) -> Gateway:
         name = f"{tmp_path.name}-gateway-{len(launched)}"
-        gateway = launch_gateway_process(litellm, name, logs_dir / f"{name}.log", cwd or tmp_path, **overrides)
+        log_path = logs_dir / f"{name}.log"
+        workdir = cwd or tmp_path
+        gateway = launch_gateway_process(litellm, name, log_path, workdir, uvicorn_args=uvicorn_args, **overrides)
         launched.append(gateway)
         return gateway
 

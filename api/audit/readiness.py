@@ -17,7 +17,8 @@ class AuditStoreCheck:
 
     async def check(self) -> ComponentHealth:
         stats = self.writer.stats()
-        backlog = f"{stats.queue_depth} rows queued, spill file {'in use' if self.writer.spill.pending else 'empty'}"
+        on_disk = "rows waiting on disk" if self.writer.journal.pending else "nothing waiting on disk"
+        backlog = f"{stats.queue_depth} rows queued, journal {stats.journal_bytes} bytes, {on_disk}"
         try:
             await self.writer.store.ping()
         except AuditStoreUnavailable as exc:

@@ -9,7 +9,10 @@ cancellation). For each HTTP request it
 - watches for the client going away once the body has been read, and cancels the
   whole request (upstream call, stream, reasoning loop, tool calls) when it does;
 - turns an exception nothing else handled into a logged OpenAI-shaped 500;
-- finishes the record in one `finally` and hands it to the observers.
+- finishes the record exactly once and hands it to the observers: just before the last
+  body bytes are sent (so the audit row is in the journal before the client can hold a
+  complete answer, api/audit/journal.py), or in a `finally` when the request ends
+  without them (failed, cancelled).
 """
 
 from __future__ import annotations
@@ -139,13 +142,23 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["record"] = record
         # Every line logged while this request runs carries its id (the task's own context).
         structlog.contextvars.bind_contextvars(request_id=record.request_id)
-        try:
-            await self._run(scope, receive, send, record)
-        finally:
-            record.latency_ms = record.elapsed_ms()
-            self._notify(record)
+        finished = False
 
-    async def _run(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
+        def finish() -> None:
+            nonlocal finished
+            if not finished:
+                finished = True
+                record.latency_ms = record.elapsed_ms()
+                self._notify(record)
+
+        try:
+            await self._run(scope, receive, send, record, finish)
+        finally:
+            finish()
+
+    async def _run(
+        self, scope: Scope, receive: Receive, send: Send, record: RequestRecord, finish: Callable[[], None]
+    ) -> None:
         started = False
 
         async def send_wrapper(message: Message) -> None:
@@ -159,6 +172,7 @@ class RequestContextMiddleware:
                     record.ttft_ms = record.elapsed_ms()
                 if not message.get("more_body", False):
                     watch.response_complete = True
+                    finish()  # before the last bytes leave: a killed process still has the row
             await send(message)
 
         with anyio.CancelScope() as app_scope:

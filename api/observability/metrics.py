@@ -59,8 +59,8 @@ class StatusSource(Protocol):
 
 
 class StatsSource(Protocol):
-    """What `watch_audit` reads: `stats()` returns an object or mapping with
-    `queue_depth`, `rows_written` and `rows_spilled` (cheap, no I/O: it runs per scrape)."""
+    """What `watch_audit` reads: `stats()` returns an object or mapping with `queue_depth`,
+    `rows_written`, `rows_spilled`, `rows_dropped`, `journal_bytes` (cheap, no I/O: it runs per scrape)."""
 
     def stats(self) -> Any: ...
 
@@ -222,7 +222,7 @@ class McpCollector(Collector):
 
 
 class AuditCollector(Collector):
-    """`audit_queue_depth`, `audit_rows_written_total`, `audit_rows_spilled_total`, read at scrape time.
+    """`audit_queue_depth`, `audit_rows_{written,spilled,dropped}_total`, `audit_journal_bytes`, read at scrape time.
 
     Zero until an audit writer is watched; a writer whose `stats()` fails is skipped
     (logged) rather than failing the scrape.
@@ -235,7 +235,7 @@ class AuditCollector(Collector):
         return iter(self._families())
 
     def collect(self) -> Iterator[Metric]:
-        totals = {"queue_depth": 0.0, "rows_written": 0.0, "rows_spilled": 0.0}
+        totals = dict.fromkeys(("queue_depth", "rows_written", "rows_spilled", "rows_dropped", "journal_bytes"), 0.0)
         for source in self.sources:
             try:
                 stats = source.stats()
@@ -247,11 +247,19 @@ class AuditCollector(Collector):
         return iter(self._families(**totals))
 
     @staticmethod
-    def _families(queue_depth: float = 0.0, rows_written: float = 0.0, rows_spilled: float = 0.0) -> list[Metric]:
+    def _families(
+        queue_depth: float = 0.0,
+        rows_written: float = 0.0,
+        rows_spilled: float = 0.0,
+        rows_dropped: float = 0.0,
+        journal_bytes: float = 0.0,
+    ) -> list[Metric]:
         return [
             GaugeMetricFamily("audit_queue_depth", "Audit rows waiting to be written", value=queue_depth),
             CounterMetricFamily("audit_rows_written", "Audit rows written to the store", value=rows_written),
             CounterMetricFamily("audit_rows_spilled", "Audit rows spilled to the local file", value=rows_spilled),
+            CounterMetricFamily("audit_rows_dropped", "Audit rows lost (no room left, or refused)", value=rows_dropped),
+            GaugeMetricFamily("audit_journal_bytes", "Size of the local audit journal files", value=journal_bytes),
         ]
 
 

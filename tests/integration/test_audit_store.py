@@ -22,11 +22,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from api.audit import migrate
+from api.audit.journal import Journal
 from api.audit.models import AUDIT_FIELDS, Base
 from api.audit.query import AuditQuery
 from api.audit.readiness import AuditStoreCheck
-from api.audit.row import audit_row
-from api.audit.spill import SpillFile, SpillFileError
+from api.audit.row import audit_row, row_to_json
 from api.audit.store import AuditStore, AuditStoreUnavailable
 from api.audit.writer import AuditWriter, WriterLimits
 from api.request_record import RequestRecord
@@ -63,16 +63,27 @@ async def migrated_store(url: str) -> AuditStore:
     return store
 
 
-def writer_on(url: str, spill_path: Path, *, migrate: bool = True, **overrides: float) -> AuditWriter:
-    return AuditWriter(AuditStore(url), SpillFile(spill_path), limits(**overrides), migrate=migrate)
+def writer_on(
+    url: str, journal_dir: Path, *, migrate: bool = True, max_bytes: int = 1 << 30, **overrides: float
+) -> AuditWriter:
+    return AuditWriter(AuditStore(url), Journal(journal_dir, max_bytes), limits(**overrides), migrate=migrate)
 
 
 async def readiness(writer: AuditWriter) -> str:
     return (await AuditStoreCheck(writer).check()).status
 
 
-def spill_lines(path: Path) -> int:
-    return len(path.read_bytes().splitlines()) if path.exists() else 0
+def journal_lines(folder: Path) -> int:
+    """Rows in every journal file of the folder (whichever process's slot they are in)."""
+    return sum(len(path.read_bytes().splitlines()) for path in folder.glob("journal-*.jsonl"))
+
+
+def leave_journal(folder: Path, slot: int, seq: int, rows: list[dict], tail: bytes = b"") -> Path:
+    """A journal file as a process that died would have left it (no lock held)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"journal-{slot}-{seq:06d}.jsonl"
+    path.write_bytes(b"".join(row_to_json(r) + b"\n" for r in rows) + tail)
+    return path
 
 
 # ---- migrations -------------------------------------------------------------------------
@@ -260,7 +271,7 @@ def _ids_in_order(newest_first: list[dict], rows: list[dict]) -> list[str]:
 
 
 async def test_readiness_says_down_when_the_table_is_missing(database: TestDatabase, tmp_path: Path):
-    writer = writer_on(database.url, tmp_path / "spill.jsonl", migrate=False)
+    writer = writer_on(database.url, tmp_path / "journal", migrate=False)
     await writer.start()
     health = await AuditStoreCheck(writer).check()
     assert health.status == "down"
@@ -283,8 +294,11 @@ async def test_readiness_says_down_when_the_table_is_missing(database: TestDatab
 # ---- the writer ---------------------------------------------------------------------------
 
 
-async def test_request_finished_only_enqueues_and_rows_arrive_in_batches(database: TestDatabase, tmp_path: Path):
-    writer = writer_on(database.url, tmp_path / "spill.jsonl", batch_size=10)
+async def test_request_finished_journals_and_enqueues_and_rows_arrive_in_batches(
+    database: TestDatabase, tmp_path: Path
+):
+    journal = tmp_path / "journal"
+    writer = writer_on(database.url, journal, batch_size=10)
     await writer.start()
     records = [record(n) for n in range(25)]
     for rec in records:
@@ -293,77 +307,141 @@ async def test_request_finished_only_enqueues_and_rows_arrive_in_batches(databas
     writer.request_finished(not_chat)
     assert writer.stats().queue_depth == 25
     assert writer.stats().rows_written == 0
+    assert journal_lines(journal) == 25  # on disk before anything else happens: a kill now loses nothing
+    assert writer.stats().journal_bytes == sum(p.stat().st_size for p in journal.glob("journal-*.jsonl"))
 
     await until_equal(database.count, 25)
     stats = writer.stats()
     assert (stats.queue_depth, stats.rows_written, stats.rows_spilled, stats.rows_dropped) == (0, 25, 0, 0)
     stored = {r["request_id"]: r for r in await database.rows()}
     assert set(stored) == {rec.request_id for rec in records}
+    await until_equal(lambda: journal_lines(journal), 0)  # stored rows leave the journal
+    assert writer.stats().journal_bytes == 0
     assert await readiness(writer) == "ok"
     await writer.close()
 
 
-async def test_a_full_queue_spills_to_the_file_and_the_rows_are_replayed(database: TestDatabase, tmp_path: Path):
-    spill_path = tmp_path / "spill.jsonl"
-    writer = writer_on(database.url, spill_path, queue_size=5, batch_size=5)
+async def test_a_full_queue_leaves_rows_in_the_journal_and_they_are_replayed(database: TestDatabase, tmp_path: Path):
+    journal = tmp_path / "journal"
+    writer = writer_on(database.url, journal, queue_size=5, batch_size=5)
     await writer.start()
     records = [record(n) for n in range(40)]
     for rec in records:  # no await in between: the writer cannot take any, so 35 overflow
         writer.request_finished(rec)
     stats = writer.stats()
     assert (stats.queue_depth, stats.rows_spilled) == (5, 35)
-    assert spill_lines(spill_path) == 35
+    assert journal_lines(journal) == 40
 
     await until_equal(database.count, 40)
     assert await database.distinct_request_ids() == 40
     assert writer.stats().rows_written == 40
-    await until_equal(lambda: writer.spill.pending, False)
-    assert not spill_path.exists()
+    await until_equal(lambda: writer.journal.pending, False)
+    await until_equal(lambda: journal_lines(journal), 0)
     await writer.close()
 
 
 async def test_shutdown_drains_the_queue(database: TestDatabase, tmp_path: Path):
-    spill_path = tmp_path / "spill.jsonl"
-    writer = writer_on(database.url, spill_path, batch_size=20, flush_interval=10)
+    journal = tmp_path / "journal"
+    writer = writer_on(database.url, journal, batch_size=20, flush_interval=10)
     await writer.start()
     for n in range(50):
         writer.request_finished(record(n))
     await writer.close()  # a 10 s flush interval: only the drain can have written them
     assert await database.count() == 50
-    assert spill_lines(spill_path) == 0
+    assert journal_lines(journal) == 0
+    assert list(journal.glob("journal-*.jsonl")) == []  # an empty journal is not left behind
 
 
 async def test_replays_never_duplicate_rows(database: TestDatabase, tmp_path: Path):
-    """Leftovers of an earlier run (a spill file, a replay cut short, a torn line) overlap the store."""
-    spill_path = tmp_path / "spill.jsonl"
+    """Leftovers of earlier runs (this slot's, a dead slot's, a torn line) overlap the store."""
+    journal = tmp_path / "journal"
     store = await migrated_store(database.url)
     stored = [row(n) for n in range(10)]
     await store.insert(stored)
     await store.close()
 
-    leftover = SpillFile(spill_path)
-    leftover.open()
-    leftover.append(stored[5:] + [row(n) for n in range(10, 20)])
-    leftover.close()
-    replaying = spill_path.with_name(spill_path.name + ".replaying")
-    replaying.write_bytes(spill_path.read_bytes() + b'{"request_id": "torn-by-a-cr')  # an earlier replay, cut short
-    with spill_path.open("ab") as handle:
-        handle.write(b'{"request_id": "torn')  # a crash mid-append
+    leave_journal(journal, 0, 1, stored[5:] + [row(n) for n in range(10, 15)], b'{"request_id": "torn-by-a-cr')
+    leave_journal(journal, 3, 7, [row(n) for n in range(15, 20)], b'{"request_id": "torn')  # a dead worker's
 
-    writer = writer_on(database.url, spill_path, batch_size=4)
+    writer = writer_on(database.url, journal, batch_size=4)
     await writer.start()
-    writer.request_finished(record(99))  # goes after the torn line, on a line of its own
+    assert writer.journal.slot == 0
+    writer.request_finished(record(99))
     await until_equal(database.count, 21)
-    await until_equal(lambda: writer.spill.pending, False)
+    await until_equal(lambda: writer.journal.pending, False)
     assert await database.distinct_request_ids() == 21
     assert writer.stats().rows_written == 11  # 10 from the files, 1 live; the 5 overlaps added nothing
-    assert not spill_path.exists()
-    assert not replaying.exists()
+    await until_equal(lambda: journal_lines(journal), 0)
+    assert not list(journal.glob("journal-3-*"))  # taken over, replayed, deleted
+    await writer.close()
+
+
+async def test_segments_rotate_under_load_and_are_deleted_once_stored(
+    database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("api.audit.journal.SEGMENT_BYTES", 2000)  # a few rows a segment
+    journal = tmp_path / "journal"
+    writer = writer_on(database.url, journal, batch_size=10)
+    await writer.start()
+    for wave in range(5):
+        for n in range(20):
+            writer.request_finished(record(wave * 20 + n))
+        await asyncio.sleep(0.1)  # let the writer store a batch and rotate between waves
+    await until_equal(database.count, 100)
+    await until_equal(lambda: journal_lines(journal), 0)
+    assert writer.journal.path is not None
+    assert writer.journal.path.name != "journal-0-000001.jsonl"  # it rotated
+    assert len(list(journal.glob("journal-*.jsonl"))) == 1  # only the active segment is left
+    await writer.close()
+
+
+async def test_a_live_slot_is_left_alone_and_a_dead_one_taken_over(database: TestDatabase, tmp_path: Path):
+    journal = tmp_path / "journal"
+    live = Journal(journal, 1 << 20)
+    live.open()  # slot 0, held: its rows are its own business
+    assert live.append(row_to_json(row(0))) is not None
+    leave_journal(journal, 1, 1, [row(n) for n in range(1, 4)])  # slot 1: nobody holds its lock
+
+    writer = writer_on(database.url, journal)
+    await writer.start()
+    assert writer.journal.slot == 1  # the first free slot
+    await until_equal(database.count, 3)
+    assert journal_lines(journal) == 1  # the live slot's row stays where it is
+    await writer.close()
+    live.close()
+
+
+async def test_the_journal_is_capped_and_what_finds_no_room_is_counted(database: TestDatabase, tmp_path: Path):
+    journal = tmp_path / "journal"
+    line = len(row_to_json(row(0))) + 1
+    # Room for about 10 rows on disk and 5 in memory; the store has no table, so nothing leaves.
+    writer = writer_on(
+        database.url, journal, migrate=False, max_bytes=10 * line + line // 2, queue_size=5, drain_deadline=0.2
+    )
+    await writer.start()
+    for n in range(30):
+        writer.request_finished(record(n))
+    stats = writer.stats()
+    assert stats.journal_bytes <= 10 * line + line // 2
+    assert journal_lines(journal) == 10
+    assert (stats.queue_depth, stats.rows_spilled, stats.rows_dropped) == (5, 5, 20)
+    await writer.close()
+
+
+async def test_with_the_journal_off_rows_live_in_memory_only(database: TestDatabase, tmp_path: Path):
+    journal = tmp_path / "journal"
+    writer = writer_on(database.url, journal, max_bytes=0, queue_size=5)
+    await writer.start()
+    for n in range(8):
+        writer.request_finished(record(n))
+    assert journal_lines(journal) == 0
+    assert writer.stats().rows_dropped == 3
+    await until_equal(database.count, 5)
     await writer.close()
 
 
 async def test_a_row_the_store_refuses_does_not_block_its_batch(database: TestDatabase, tmp_path: Path):
-    writer = writer_on(database.url, tmp_path / "spill.jsonl")
+    writer = writer_on(database.url, tmp_path / "journal")
     await writer.start()
     good = [record(n) for n in range(6)]
     bad = record(6, status=None)  # NOT NULL: the store refuses it, forever
@@ -375,15 +453,18 @@ async def test_a_row_the_store_refuses_does_not_block_its_batch(database: TestDa
     await writer.close()
 
 
-def test_two_writers_cannot_share_a_spill_file(tmp_path: Path):
-    first = SpillFile(tmp_path / "spill.jsonl")
+def test_journals_in_one_folder_take_a_slot_each(tmp_path: Path):
+    first, second = Journal(tmp_path, 1 << 20), Journal(tmp_path, 1 << 20)
     first.open()
-    with pytest.raises(SpillFileError, match="another gateway process"):
-        SpillFile(tmp_path / "spill.jsonl").open()
+    second.open()  # a second worker: no crash, a slot of its own
+    assert (first.slot, second.slot) == (0, 1)
+    assert (tmp_path / "journal-1.lock").read_text().strip() == str(os.getpid())
     first.close()
-    again = SpillFile(tmp_path / "spill.jsonl")
-    again.open()  # free once the first let go
+    again = Journal(tmp_path, 1 << 20)
+    again.open()  # slot 0 is free again once its owner let go
+    assert again.slot == 0
     again.close()
+    second.close()
 
 
 # ---- the store goes away (Postgres, through a forwarder the test controls) ---------------
@@ -393,7 +474,7 @@ async def test_rows_wait_while_the_store_is_down_and_arrive_when_it_is_back(
     postgres_db: TestDatabase, postgres_forwarder: TcpForwarder, tmp_path: Path
 ):
     url = via(postgres_db, postgres_forwarder.host, postgres_forwarder.port)
-    writer = writer_on(url, tmp_path / "spill.jsonl", batch_size=10)
+    writer = writer_on(url, tmp_path / "journal", batch_size=10)
     await writer.start()
     writer.request_finished(record(0))
     await until_equal(postgres_db.count, 1)
@@ -421,7 +502,7 @@ async def test_a_store_down_at_start_up_does_not_stop_the_start(
 ):
     postgres_forwarder.close()
     url = via(postgres_db, postgres_forwarder.host, postgres_forwarder.port)
-    writer = writer_on(url, tmp_path / "spill.jsonl")
+    writer = writer_on(url, tmp_path / "journal")
     await writer.start()  # returns: the store refused, the writer keeps trying in the background
     assert writer.last_error is not None
     for n in range(12):
@@ -433,28 +514,27 @@ async def test_a_store_down_at_start_up_does_not_stop_the_start(
     await writer.close()
 
 
-async def test_shutdown_with_the_store_down_spills_the_queue_and_the_next_start_replays_it(
+async def test_shutdown_with_the_store_down_keeps_the_queue_in_the_journal_for_the_next_start(
     postgres_db: TestDatabase, postgres_forwarder: TcpForwarder, tmp_path: Path
 ):
-    spill_path = tmp_path / "spill.jsonl"
+    journal = tmp_path / "journal"
     url = via(postgres_db, postgres_forwarder.host, postgres_forwarder.port)
-    writer = writer_on(url, spill_path, drain_deadline=0.5)
+    writer = writer_on(url, journal, drain_deadline=0.5)
     await writer.start()
     postgres_forwarder.close()
     for n in range(40):
         writer.request_finished(record(n))
-    await writer.close()  # tries for half a second, then spills what it holds
-    assert spill_lines(spill_path) == 40
-    assert writer.stats().rows_spilled == 40
-    writer.request_finished(record(40))  # a straggler after close goes straight to the file
-    assert spill_lines(spill_path) == 41
+    await writer.close()  # tries for half a second; the rows stay in the journal
+    assert journal_lines(journal) == 40
+    writer.request_finished(record(40))  # a straggler after close finds no journal: counted as lost
+    assert writer.stats().rows_dropped == 1
 
     postgres_forwarder.open()
     assert await postgres_db.count() == 0
-    after_restart = writer_on(url, spill_path)
+    after_restart = writer_on(url, journal)
     await after_restart.start()
-    await until_equal(postgres_db.count, 41)
-    await until_equal(lambda: after_restart.spill.pending, False)
-    assert after_restart.stats().rows_written == 41
+    await until_equal(postgres_db.count, 40)
+    await until_equal(lambda: after_restart.journal.pending, False)
+    assert after_restart.stats().rows_written == 40
     await after_restart.close()
-    assert not spill_path.exists()
+    assert journal_lines(journal) == 0

@@ -28,7 +28,7 @@ from tests.support.tcp_forwarder import TcpForwarder
 from tests.support.waiting import until_equal
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-LOAD_PROMPT = f"load test prompt {uuid.uuid4().hex}"  # must never reach a row or the spill file
+LOAD_PROMPT = f"load test prompt {uuid.uuid4().hex}"  # must never reach a row or the journal
 FAST_FLUSH = {"audit_flush_interval_seconds": 0.05}
 
 
@@ -340,14 +340,22 @@ async def send_many(
     return ids
 
 
-def spill_files(workdir: Path) -> list[Path]:
-    """The gateway's spill file and the one a replay is reading, when they exist."""
-    spill = workdir / "data" / "audit-spill.jsonl"
-    return [path for path in (spill, spill.with_name(spill.name + ".replaying")) if path.exists()]
+def journal_files(workdir: Path) -> list[Path]:
+    """The gateway's journal files that still hold rows (data/audit-journal, the default)."""
+    found = []
+    for path in (workdir / "data" / "audit-journal").glob("journal-*.jsonl"):
+        with contextlib.suppress(FileNotFoundError):  # deleted since the listing: its rows are stored
+            if path.stat().st_size:
+                found.append(path)
+    return found
 
 
-def spilled_lines(workdir: Path) -> int:
-    return sum(len(path.read_bytes().splitlines()) for path in spill_files(workdir))
+def journaled_lines(workdir: Path) -> int:
+    lines = 0
+    for path in journal_files(workdir):
+        with contextlib.suppress(FileNotFoundError):
+            lines += len(path.read_bytes().splitlines())
+    return lines
 
 
 async def audit_readiness(gateway: Gateway) -> tuple[int, dict]:
@@ -375,13 +383,13 @@ async def test_2000_requests_with_the_store_away_for_half_of_them_still_leave_20
 ):
     gateway = launch_gateway(
         database_url=via(postgres_db, postgres_forwarder.host, postgres_forwarder.port),
-        audit_queue_size=200,  # small, so the outage overflows it into the spill file
+        audit_queue_size=200,  # small, so the outage overflows it: the journal alone holds the rest
     )
     seen_during_outage: dict[str, object] = {}
 
     async def look_at_the_outage() -> None:
         seen_during_outage["ready"] = await audit_readiness(gateway)
-        seen_during_outage["spilled"] = spilled_lines(tmp_path)
+        seen_during_outage["journaled"] = journaled_lines(tmp_path)
         async with httpx.AsyncClient(headers=AUTH) as http:
             seen_during_outage["listing"] = await http.get(gateway.base_url + "/audit")
 
@@ -394,14 +402,14 @@ async def test_2000_requests_with_the_store_away_for_half_of_them_still_leave_20
     status, audit = seen_during_outage["ready"]
     assert status == 200  # the audit store is not critical
     assert audit["status"] == "down"
-    assert seen_during_outage["spilled"] > 0  # the queue overflowed to the file
+    assert seen_during_outage["journaled"] > 200  # more than the queue holds: the journal has them
     listing = seen_during_outage["listing"]
     assert listing.status_code == 503  # reading the trail needs the store; the SDKs retry a 503
     assert listing.json()["error"]["code"] == "audit_store_unavailable"
     await until_equal(postgres_db.count, 2000)
     assert await postgres_db.distinct_request_ids() == 2000
     assert {row["request_id"] for row in await postgres_db.rows()} == set(ids)
-    await until_equal(lambda: spill_files(tmp_path), [])
+    await until_equal(lambda: journal_files(tmp_path), [])
     await until_equal(lambda: _audit_status(gateway), "ok")
     logs = gateway.logs()
     assert '"audit_store_unavailable"' in logs
@@ -416,7 +424,7 @@ async def _audit_status(gateway: Gateway) -> str:
 async def test_a_dead_store_at_start_and_a_shutdown_with_a_full_queue_lose_nothing(
     postgres_db: TestDatabase, postgres_forwarder: TcpForwarder, launch_gateway, tmp_path: Path
 ):
-    """The store is away from the start; the gateway starts anyway, serves, spills, stops, and a restart replays."""
+    """The store is away from the start; the gateway starts anyway, serves, journals, stops, and a restart replays."""
     postgres_forwarder.close()
     workdir = tmp_path / "gateway"
     workdir.mkdir()
@@ -430,18 +438,18 @@ async def test_a_dead_store_at_start_and_a_shutdown_with_a_full_queue_lose_nothi
     assert (status, audit["status"]) == (200, "down")
 
     ids = await send_many(gateway, 300, concurrency=20)
-    # The writer is still waiting to migrate, so it holds no batch: beyond the 50 queued, all on disk.
-    assert spilled_lines(workdir) == 250
-    gateway.process.stop()  # SIGTERM: the drain cannot reach the store, so the queue goes to the file
-    assert spilled_lines(workdir) == 300
-    assert '"audit_rows_spilled_at_shutdown"' in gateway.logs()
-    assert LOAD_PROMPT.encode() not in b"".join(path.read_bytes() for path in spill_files(workdir))
+    # Every row is in the journal before its answer completes; the 50 queued are there too.
+    assert journaled_lines(workdir) == 300
+    gateway.process.stop()  # SIGTERM: the drain cannot reach the store, so the rows stay in the journal
+    assert journaled_lines(workdir) == 300
+    assert '"audit_rows_left_in_journal"' in gateway.logs()
+    assert LOAD_PROMPT.encode() not in b"".join(path.read_bytes() for path in journal_files(workdir))
 
     postgres_forwarder.open()
     launch_gateway(cwd=workdir, **settings)
     await until_equal(postgres_db.count, 300)
     assert {row["request_id"] for row in await postgres_db.rows()} == set(ids)
-    await until_equal(lambda: spill_files(workdir), [])
+    await until_equal(lambda: journal_files(workdir), [])
 
 
 async def test_with_migrations_off_rows_wait_for_make_migrate(postgres_db: TestDatabase, launch_gateway):

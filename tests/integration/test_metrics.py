@@ -62,7 +62,7 @@ def test_metrics_after_a_mixed_run(metered, fake_upstream):
             assert response.status_code == 200
         assert client.post("/v1/chat/completions", json=chat("fake-model+error=429")).status_code == 429
         reasoning = client.post(
-            "/v1/chat/completions", json=chat("fake-model+agent=demo"), headers={"X-Routing-Mode": "reasoning"}
+            "/v1/chat/completions", json=chat("fake-model+agent=weather"), headers={"X-Routing-Mode": "reasoning"}
         )
         assert reasoning.status_code == 200  # two steps, one get_weather call on the demo server
         orchestration = chat("fake-model")
@@ -119,6 +119,7 @@ def test_metrics_after_a_mixed_run(metered, fake_upstream):
     assert sample(samples, "audit_rows_written_total") == 10
     assert sample(samples, "audit_queue_depth") == 0
     assert sample(samples, "audit_rows_spilled_total") == 0
+    assert sample(samples, "audit_rows_dropped_total") == 0
     # Labels stay low-cardinality: no request ids, no prompt text.
     assert cancelled_id not in str(samples)
     assert "m-" not in "".join(str(labels) for _, labels in samples)

@@ -147,7 +147,7 @@ def test_the_openai_sdk_reads_the_reasoning_stream(reasoning_gateway):
     client = openai.OpenAI(base_url=reasoning_gateway.base_url, api_key=TOKEN, max_retries=0)
     chunks = list(
         client.chat.completions.create(
-            model="fake-model+agent=demo",
+            model="fake-model+agent=weather",
             messages=[{"role": "user", "content": marker()}],
             stream=True,
             extra_headers=REASONING,
@@ -186,7 +186,7 @@ def test_non_streaming_answer_carries_the_events(reasoning_gateway):
 
 def test_usage_totals_cover_every_call_when_asked(reasoning_gateway, fake_upstream):
     tag = marker()
-    payloads = stream(reasoning_gateway, ask("demo", tag, stream_options={"include_usage": True}))
+    payloads = stream(reasoning_gateway, ask("weather", tag, stream_options={"include_usage": True}))
     usage_chunk = payloads[-2]
     assert usage_chunk["choices"] == []
     calls = fake_upstream.requests_with(tag)
@@ -214,12 +214,12 @@ def test_a_chat_ui_picks_reasoning_by_model_name_and_shows_paragraphs(reasoning_
     client = openai.OpenAI(base_url=reasoning_gateway.base_url, api_key=TOKEN, max_retries=0)
     tag = marker()
     raw = client.chat.completions.with_raw_response.create(
-        model="reasoning/fake-model+agent=demo", messages=[{"role": "user", "content": tag}], stream=True
+        model="reasoning/fake-model+agent=weather", messages=[{"role": "user", "content": tag}], stream=True
     )
     assert raw.headers["x-routing-reason"] == "model_reasoning"
     chunks = list(raw.parse())
 
-    assert {call["body"]["model"] for call in fake_upstream.requests_with(tag)} == {"fake-model+agent=demo"}
+    assert {call["body"]["model"] for call in fake_upstream.requests_with(tag)} == {"fake-model+agent=weather"}
     thinking = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
     paragraphs = thinking.split("\n\n")
     assert paragraphs[-1] == ""  # every event's text ends in a blank line
@@ -484,7 +484,7 @@ def test_json_mode_steps_for_upstreams_without_structured_output(start_gateway, 
     gateway = start_gateway(mcp_servers_config=mcp_config, reasoning_step_format="json_object")
     wait_for_servers(gateway, {"demo": "up"})
     tag = marker()
-    events = reasoning_events(stream(gateway, ask("demo", tag)))
+    events = reasoning_events(stream(gateway, ask("weather", tag)))
     assert events[-1]["metadata"] == {"total_steps": 2, "stop_reason": "finished"}
     steps = [r for r in fake_upstream.requests_with(tag) if "response_format" in r["body"]]
     assert {r["body"]["response_format"]["type"] for r in steps} == {"json_object"}

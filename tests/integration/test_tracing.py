@@ -320,7 +320,7 @@ async def test_reasoning_span_tree_with_steps_a_tool_call_and_the_synthesis(fake
         tag = marker()
         response = await client.post(
             "/v1/chat/completions",
-            json=chat("fake-model+agent=demo", tag),
+            json=chat("fake-model+agent=weather", tag),
             headers={"X-Routing-Mode": "reasoning", "X-Session-ID": "s-reason"},
         )
         assert response.status_code == 200

@@ -9,33 +9,29 @@ it, counts all of them.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import httpx
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.conftest import TOKEN, gateway_env
+from tests.conftest import TOKEN, Gateway, launch_gateway_process
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.processes import ServerProcess, free_port
 
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Connection": "close"}
 REQUESTS = 40
 SCRAPES = 8
 
 
-def start_workers(fake_upstream: FakeUpstream, workdir: Path, metrics_dir: Path) -> ServerProcess:
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.support.worker_app:create_app"]
-    env = gateway_env(fake_upstream.base_url, llm_api_key="sk-fake", prometheus_multiproc_dir=metrics_dir)
-    return ServerProcess(
+def start_workers(fake_upstream: FakeUpstream, workdir: Path, metrics_dir: Path) -> Gateway:
+    return launch_gateway_process(
+        fake_upstream.base_url,
         "gateway-workers",
-        [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        port,
         workdir / "gateway.log",
-        env=env,
-        cwd=workdir,
-    ).start("/health")
+        workdir,  # the workers share its journal folder, each in its own slot
+        uvicorn_args=("--workers", "2"),
+        llm_api_key="sk-fake",
+        prometheus_multiproc_dir=metrics_dir,
+    )
 
 
 def requests_counted(text: str) -> float:
@@ -73,5 +69,5 @@ def test_one_scrape_counts_the_requests_of_every_worker(fake_upstream: FakeUpstr
         assert sum(workers) == REQUESTS, figures
         assert scrapes == [REQUESTS] * SCRAPES, figures
     finally:
-        gateway.stop()
+        gateway.process.stop()
     assert "Traceback" not in gateway.logs(), gateway.logs()[-3000:]

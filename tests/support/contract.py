@@ -16,4 +16,7 @@ CONTRACT_METRICS = (
     "audit_queue_depth",
     "audit_rows_written_total",
     "audit_rows_spilled_total",
+    # section 13: bounded everywhere, losses counted
+    "audit_rows_dropped_total",
+    "audit_journal_bytes",
 )

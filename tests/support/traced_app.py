@@ -53,12 +53,12 @@ class TracedGateway:
 
 
 def traced_settings(upstream_base_url: str, **overrides: Any) -> Settings:
-    """Settings of an in-process gateway; its audit store and spill file get a directory of
+    """Settings of an in-process gateway; its audit store and journal get a directory of
     their own (several such gateways may run in one test process)."""
     audit_dir = Path(tempfile.mkdtemp(prefix="traced-gateway-"))
     values: dict[str, Any] = {
         "database_url": f"sqlite+aiosqlite:///{audit_dir}/audit.db",
-        "audit_spill_path": audit_dir / "audit-spill.jsonl",
+        "audit_journal_dir": audit_dir / "journal",
         "llm_base_url": upstream_base_url,
         "llm_api_key": "sk-fake-upstream-key",
         "require_auth": True,

@@ -115,6 +115,8 @@ class WriterStats:
     queue_depth: int
     rows_written: int
     rows_spilled: int
+    rows_dropped: int = 0
+    journal_bytes: int = 0
 
 
 class StandInWriter:
@@ -141,9 +143,11 @@ def test_audit_stats_are_read_at_scrape_time():
     assert value(metrics, "audit_queue_depth") == 7
     assert value(metrics, "audit_rows_written_total") == 120
     assert value(metrics, "audit_rows_spilled_total") == 3
-    writer.current = WriterStats(queue_depth=0, rows_written=127, rows_spilled=3)
+    writer.current = WriterStats(queue_depth=0, rows_written=127, rows_spilled=3, rows_dropped=2, journal_bytes=900)
     assert value(metrics, "audit_queue_depth") == 0
     assert value(metrics, "audit_rows_written_total") == 127
+    assert value(metrics, "audit_rows_dropped_total") == 2
+    assert value(metrics, "audit_journal_bytes") == 900
 
 
 def test_a_mapping_of_stats_works_and_a_broken_writer_never_fails_the_scrape():

@@ -1,8 +1,11 @@
-"""`make run` (scripts/run_stack.py): which token the web client gets."""
+"""`make run` (scripts/run_stack.py): the web client's token, the fake model's port, LiteLLM's config."""
 
 from __future__ import annotations
 
 import importlib.util
+
+import pytest
+import yaml
 
 from tests.support.processes import REPO
 
@@ -21,3 +24,32 @@ def test_else_the_gateways_first_token():
 
 def test_no_token_when_the_gateway_has_none():
     assert run_stack.web_client_token({"API_TOKENS": ""}) == ""
+
+
+def test_the_fake_models_port_is_a_setting():
+    assert run_stack.fake_model_port({}) == 9100
+    assert run_stack.fake_model_port({"FAKE_MODEL_PORT": "9300"}) == 9300
+    with pytest.raises(SystemExit, match="FAKE_MODEL_PORT"):
+        run_stack.fake_model_port({"FAKE_MODEL_PORT": "nine"})
+
+
+@pytest.mark.parametrize("name", ["litellm_config.yaml", "litellm_demo_config.yaml"])
+def test_litellm_exports_spans_only_when_a_collector_listens(name):
+    source = yaml.safe_load((REPO / "config" / name).read_text())
+    assert "arize_phoenix" in source["litellm_settings"]["callbacks"]
+    assert run_stack.litellm_config(source, export_spans=True) == source
+    quiet = run_stack.litellm_config(source, export_spans=False)
+    assert "arize_phoenix" not in quiet["litellm_settings"]["callbacks"]
+    assert quiet["model_list"] == source["model_list"]
+    assert "arize_phoenix" in source["litellm_settings"]["callbacks"], "the source config is not changed"
+
+
+def test_the_demo_lists_no_test_only_models():
+    demo = yaml.safe_load((REPO / "config" / "litellm_demo_config.yaml").read_text())
+    assert {model["model_name"] for model in demo["model_list"]} == {"gpt-4o", "gpt-4o-mini"}
+
+
+def test_a_stop_the_user_asked_for_exits_zero_and_a_crash_does_not():
+    assert run_stack.exit_code(130) == 0  # Ctrl-C
+    assert run_stack.exit_code(143) == 0  # SIGTERM
+    assert run_stack.exit_code(1) == 1  # a process died on its own: the stack stopped because of it

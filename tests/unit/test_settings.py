@@ -123,7 +123,8 @@ def test_audit_defaults(monkeypatch):
     settings = make(monkeypatch, LLM_API_KEY="sk-x", API_TOKENS="t")
     assert settings.database_url.get_secret_value() == "sqlite+aiosqlite:///data/audit.db"
     assert settings.audit_migrate_on_start is True
-    assert str(settings.audit_spill_path) == "data/audit-spill.jsonl"
+    assert str(settings.audit_journal_dir) == "data/audit-journal"
+    assert settings.audit_journal_max_bytes == 256 * 1024 * 1024
     assert (settings.audit_queue_size, settings.audit_batch_size) == (10_000, 200)
     assert (settings.audit_flush_interval_seconds, settings.audit_shutdown_drain_seconds) == (0.5, 5.0)
 
