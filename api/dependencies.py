@@ -20,6 +20,7 @@ from api.audit.spill import SpillFile
 from api.audit.store import AuditStore
 from api.audit.writer import AuditWriter, WriterLimits
 from api.config import Settings
+from api.lifecycle.drain import Drain
 from api.mcp.config import load_mcp_config
 from api.mcp.manager import McpManager
 from api.middleware.request_context import record_of
@@ -84,6 +85,7 @@ class ServiceContainer:
         )
         self.metrics.watch_mcp(self.mcp)
         self.metrics.watch_audit(self.audit)
+        self.drain = Drain(settings.shutdown_drain_seconds)
         self._exit_stack: AsyncExitStack | None = None
         self._llm: AsyncOpenAI | None = None
         self._router: ObservedRouter | None = None
