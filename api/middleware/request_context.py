@@ -192,10 +192,11 @@ class RequestContextMiddleware:
                 watch.stop()
                 self.drain.finished(in_flight)
 
-        if in_flight.was_cut and not started:
+        if in_flight.was_cut:  # a stream has already said so itself; this covers the rest
             error = draining_error()
             record.fail(error)
-            await error_response(error)(scope, watch.receive, send_wrapper)
+            if not started:
+                await error_response(error)(scope, watch.receive, send_wrapper)
         if watch.client_left:
             record.status = "cancelled"
             if not started:
