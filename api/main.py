@@ -20,6 +20,7 @@ from api import __version__
 from api.config import Settings
 from api.dependencies import ServiceContainer
 from api.errors import GatewayError, StatusError, error_response
+from api.lifecycle.signals import drain_on_exit_signals
 from api.middleware.auth import AuthMiddleware
 from api.middleware.request_context import RequestContextMiddleware, record_of
 from api.observability.logging import configure_logging
@@ -48,7 +49,10 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
         # the gateway's 100+ ms p99 pauses).
         gc.freeze()
         try:
-            yield
+            # SIGTERM drains first (readiness 503, requests finish or are cut), then uvicorn
+            # closes its connections and this block ends: the audit queue and spans follow.
+            with drain_on_exit_signals(services.drain.run):
+                yield
         finally:
             await services.close()
 
@@ -82,7 +86,7 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
     if services.tracing.configured:
         known_paths = [path for router in routers for route in router.routes if "{" not in (path := route.path)]
         app.add_middleware(ServerSpanMiddleware, tracing=services.tracing, known_paths=known_paths)
-    app.add_middleware(RequestContextMiddleware, observers=services.observers)
+    app.add_middleware(RequestContextMiddleware, observers=services.observers, drain=services.drain)
     return app
 
 

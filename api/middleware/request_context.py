@@ -9,6 +9,8 @@ cancellation). For each HTTP request it
 - watches for the client going away once the body has been read, and cancels the
   whole request (upstream call, stream, reasoning loop, tool calls) when it does;
 - turns an exception nothing else handled into a logged OpenAI-shaped 500;
+- while the shutdown drain runs, refuses new requests (503 `draining`), and lets the drain
+  cut the ones still running at its deadline (api/lifecycle/drain.py);
 - finishes the record exactly once and hands it to the observers: just before the last
   body bytes are sent (so the audit row is in the journal before the client can hold a
   complete answer, api/audit/journal.py), or in a `finally` when the request ends
@@ -28,6 +30,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response, internal_error
+from api.lifecycle.drain import Drain, draining_error
 from api.request_record import RequestObserver, RequestRecord
 
 log = structlog.get_logger("api.request")
@@ -125,9 +128,10 @@ class DisconnectWatch:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver]) -> None:
+    def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver], drain: Drain) -> None:
         self.app = app
         self.observers = observers
+        self.drain = drain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -167,8 +171,12 @@ class RequestContextMiddleware:
                 started = True
                 record.http_status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *response_headers_for(record)]
+                if self.drain.draining:  # keep-alive clients reconnect to an instance that stays
+                    message["headers"].append((b"connection", b"close"))
             elif message["type"] == "http.response.body":
-                if record.stream and record.ttft_ms is None and message.get("body"):
+                body = message.get("body")
+                # A keep-alive comment (`:`) is not the first token.
+                if record.stream and record.ttft_ms is None and body and body[:1] != b":":
                     record.ttft_ms = record.elapsed_ms()
                 if not message.get("more_body", False):
                     watch.response_complete = True
@@ -177,6 +185,12 @@ class RequestContextMiddleware:
 
         with anyio.CancelScope() as app_scope:
             watch = DisconnectWatch(receive, app_scope.cancel)
+            if self.drain.refuses(scope["path"]):
+                error = draining_error()
+                record.fail(error)
+                await error_response(error)(scope, watch.receive, send_wrapper)
+                return
+            in_flight = scope["state"]["in_flight"] = self.drain.track(scope["path"], app_scope.cancel)
             try:
                 await self.app(scope, watch.receive, send_wrapper)
             except ClientDisconnect:
@@ -190,7 +204,13 @@ class RequestContextMiddleware:
                     await error_response(error)(scope, watch.receive, send_wrapper)
             finally:
                 watch.stop()
+                self.drain.finished(in_flight)
 
+        if in_flight.was_cut:  # a stream has already said so itself; this covers the rest
+            error = draining_error()
+            record.fail(error)
+            if not started:
+                await error_response(error)(scope, watch.receive, send_wrapper)
         if watch.client_left:
             record.status = "cancelled"
             if not started:

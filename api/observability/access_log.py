@@ -25,6 +25,7 @@ class AccessLog:
             model=record.model,
             stream=record.stream,
             error_type=record.error_type,
+            error_code=record.error_code,
             client_id=record.client_id,
             session_id=record.session_id,
         )

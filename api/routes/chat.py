@@ -27,4 +27,4 @@ async def chat_completions(request: Request, services: Services, record: Record)
     result = await services.paths[decision.path].run(ChatCall(body, chat, decision, record))
     if isinstance(result, JsonResult):
         return Response(result.body, media_type="application/json")
-    return EventStreamResponse(result.events, record)
+    return EventStreamResponse(result.events, record, services.settings.sse_heartbeat_seconds)
