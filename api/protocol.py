@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from api.errors import InvalidRequestError
 
@@ -43,7 +43,9 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool | None = False
+    # Strict: `"yes"`, `"true"` or `1` are a 400, not a stream (lax pydantic would coerce them, and
+    # the upstream, seeing the raw value, would then fail the stream after its 200).
+    stream: StrictBool | None = False
     stream_options: StreamOptions | None = None
     tools: list[dict[str, Any]] | None = None
     functions: list[dict[str, Any]] | None = None

@@ -354,7 +354,7 @@ def test_more_than_one_choice_is_refused(reasoning_gateway):
         client.chat.completions.create(
             model="fake-model", messages=[{"role": "user", "content": "x"}], n=2, extra_headers=REASONING
         )
-    assert caught.value.body["param"] == "n"
+    assert (caught.value.body["param"], caught.value.body["code"]) == ("n", "invalid_request")
 
 
 # ---- MCP servers that are down or die -------------------------------------------------------
