@@ -57,6 +57,52 @@ class ChatCompletionRequest(BaseModel):
         return bool(self.stream_options and self.stream_options.include_usage)
 
 
+class ChatCompletionChoice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    index: int
+    message: ChatMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletion(BaseModel):
+    """A non-streaming answer, for the OpenAPI schema only: answers are forwarded, never re-validated."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatCompletionChoice]
+    usage: dict[str, Any] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One streamed event's JSON, for the OpenAPI schema only (chunks are relayed, never re-validated)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[dict[str, Any]]  # empty in the final usage chunk
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorBody(BaseModel):
+    """The one error shape (`errors.GatewayError.payload`), for the OpenAPI schema."""
+
+    error: ErrorDetail
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Decode a request body that must be a JSON object, or raise a 400."""
     try:
