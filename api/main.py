@@ -110,4 +110,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return respond(request, StatusError(exc.status_code, "invalid_request_error", str(exc.detail), code=code))
+        # The framework's own headers stay (a 405's `Allow` names the methods the path takes).
+        error = StatusError(
+            exc.status_code, "invalid_request_error", str(exc.detail), code=code, headers=dict(exc.headers or {})
+        )
+        return respond(request, error)

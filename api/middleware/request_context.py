@@ -3,8 +3,9 @@
 Pure ASGI (no `BaseHTTPMiddleware`: it costs per request and breaks streaming
 cancellation). For each HTTP request it
 
-- assigns the request id (a sane incoming `X-Request-Id` is kept), notes a sane
-  `X-Session-ID`, and adds the
+- assigns the request id (always the gateway's own: no client can make two requests share
+  one id, or one audit row), notes the caller's own id (a sane `X-Client-Request-Id`, or
+  for compatibility `X-Request-Id`) and a sane `X-Session-ID`, and adds the
   `X-Request-Id` / `X-Routing-Path` / `X-Routing-Reason` response headers;
 - watches for the client going away once the body has been read, and cancels the
   whole request (upstream call, stream, reasoning loop, tool calls) when it does;
@@ -49,9 +50,14 @@ def sane_header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def request_id_from(scope: Scope) -> str:
-    """Keep the caller's `X-Request-Id` when it is a sane token, else make one."""
-    return sane_header(scope, b"x-request-id") or uuid.uuid4().hex
+def new_request_id() -> str:
+    """The gateway's id of one request: random, so unique whatever the clients send."""
+    return uuid.uuid4().hex
+
+
+def client_request_id_from(scope: Scope) -> str | None:
+    """The caller's own id: `X-Client-Request-Id`, else (older clients) `X-Request-Id`, when sane."""
+    return sane_header(scope, b"x-client-request-id") or sane_header(scope, b"x-request-id")
 
 
 def record_of(scope: Scope) -> RequestRecord | None:
@@ -138,10 +144,11 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         record = RequestRecord(
-            request_id=request_id_from(scope),
+            request_id=new_request_id(),
             method=scope["method"],
             path=scope["path"],
             session_id=sane_header(scope, b"x-session-id"),
+            client_request_id=client_request_id_from(scope),
         )
         scope.setdefault("state", {})["record"] = record
         # Every line logged while this request runs carries its id (the task's own context).

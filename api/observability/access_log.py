@@ -14,6 +14,7 @@ class AccessLog:
         log.info(
             "request",
             request_id=record.request_id,
+            client_request_id=record.client_request_id,
             trace_id=record.trace_id,
             method=record.method,
             path=record.path,
