@@ -50,4 +50,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
 # Idle client connections stay open 75 s (uvicorn's default is 5 s): longer than the SDKs'
 # pools keep them (httpx 5 s, aiohttp 15 s), so a client never reuses one we are closing.
-CMD ["uvicorn", "--factory", "api.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--timeout-keep-alive", "75"]
+# On SIGTERM the gateway drains first (SHUTDOWN_DRAIN_SECONDS, README "Shutdown"); uvicorn's
+# graceful timeout only bounds, after that, a connection a client keeps busy by not reading.
+# Give the container a stop grace period of 45 s (compose's stop_grace_period; docker stop -t 45).
+CMD ["uvicorn", "--factory", "api.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--timeout-keep-alive", "75", "--timeout-graceful-shutdown", "5"]

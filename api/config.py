@@ -137,6 +137,17 @@ class Settings(AuditSettings):
     # --- HTTP edge
     max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="larger bodies get 413")
     cors_origins: CommaList = Field(default_factory=list, description="browser origins allowed by CORS")
+    sse_heartbeat_seconds: float = Field(
+        15.0, ge=0, description="a stream quiet this long gets a `: keep-alive` comment line (0: never)"
+    )
+
+    # --- lifecycle (contract section 13)
+    shutdown_drain_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="after SIGTERM, how long requests in flight get to finish before open streams end "
+        "with a `draining` error event; the stop grace period must be longer (README, Shutdown)",
+    )
 
     # --- logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,12 +1,14 @@
 """The ServiceContainer (everything shared for the app's lifetime) and its Depends getters.
 
 `create_app` builds the container from `Settings` without I/O; the lifespan `start()`s
-it (clients are created there, once) and `close()`s it on shutdown. Handlers reach it
-through `Services`, never through a global.
+it (clients are created there, once) and `close()`s it on shutdown, in the reverse order
+(a start that fails half-way closes what it had opened). Handlers reach it through
+`Services`, never through a global.
 """
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -18,6 +20,7 @@ from api.audit.readiness import AuditStoreCheck
 from api.audit.store import AuditStore
 from api.audit.writer import AuditWriter, WriterLimits
 from api.config import Settings
+from api.lifecycle.drain import Drain
 from api.mcp.config import load_mcp_config
 from api.mcp.manager import McpManager
 from api.middleware.request_context import record_of
@@ -83,6 +86,8 @@ class ServiceContainer:
         )
         self.metrics.watch_mcp(self.mcp)
         self.metrics.watch_audit(self.audit)
+        self.drain = Drain(settings.shutdown_drain_seconds)
+        self._exit_stack: AsyncExitStack | None = None
         self._llm: AsyncOpenAI | None = None
         self._router: ObservedRouter | None = None
         self.paths: dict[RoutePath, ChatPath] = {}
@@ -102,11 +107,24 @@ class ServiceContainer:
         return self.audit.store
 
     async def start(self) -> None:
+        async with AsyncExitStack() as stack:
+            # Closed in reverse: MCP, the client, the audit queue (rows first), then the
+            # spans of everything before (tracing), and last this worker's metrics files.
+            stack.callback(self.metrics.close)
+            self.tracing.start()
+            stack.push_async_callback(self.tracing.shutdown)
+            await self.audit.start()
+            stack.push_async_callback(self.audit.close)
+            self._llm = build_llm_client(self.settings)
+            stack.push_async_callback(self._close_llm)
+            await self.mcp.start()  # connects in the background; never delays start-up
+            stack.push_async_callback(self.mcp.close)
+            self._build(self._llm)
+            self._exit_stack = stack.pop_all()
+
+    def _build(self, llm: AsyncOpenAI) -> None:
+        """The parts without I/O of their own, over the started clients."""
         settings = self.settings
-        await self.audit.start()
-        self.tracing.start()
-        llm = self._llm = build_llm_client(settings)
-        await self.mcp.start()  # connects in the background; never delays start-up
         classifier = LLMClassifier(
             llm,
             self.tracing,
@@ -139,13 +157,15 @@ class ServiceContainer:
         }
 
     async def close(self) -> None:
-        await self.audit.close()
-        await self.mcp.close()
-        if self._llm is not None:
-            await self._llm.close()
-            self._llm = None
-        await self.tracing.shutdown()
-        self.metrics.close()
+        """Close what `start` opened, each part even when an earlier one fails."""
+        stack, self._exit_stack = self._exit_stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _close_llm(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            await llm.close()
 
 
 def _started(service: _T | None) -> _T:

@@ -141,9 +141,16 @@ class StatusError(GatewayError):
     """An error whose status and type are chosen per instance (the framework's 404/405)."""
 
     def __init__(
-        self, status: int, error_type: str, message: str, *, code: str | None, param: str | None = None
+        self,
+        status: int,
+        error_type: str,
+        message: str,
+        *,
+        code: str | None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message, code=code, param=param)
+        super().__init__(message, code=code, param=param, headers=headers)
         self._status = status
         self._type = error_type
 

@@ -20,6 +20,7 @@ from api import __version__
 from api.config import Settings
 from api.dependencies import ServiceContainer
 from api.errors import GatewayError, StatusError, error_response
+from api.lifecycle.signals import drain_on_exit_signals
 from api.middleware.auth import AuthMiddleware
 from api.middleware.request_context import RequestContextMiddleware, record_of
 from api.observability.logging import configure_logging
@@ -48,7 +49,10 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
         # the gateway's 100+ ms p99 pauses).
         gc.freeze()
         try:
-            yield
+            # SIGTERM drains first (readiness 503, requests finish or are cut), then uvicorn
+            # closes its connections and this block ends: the audit queue and spans follow.
+            with drain_on_exit_signals(services.drain.run):
+                yield
         finally:
             await services.close()
 
@@ -82,7 +86,7 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
     if services.tracing.configured:
         known_paths = [path for router in routers for route in router.routes if "{" not in (path := route.path)]
         app.add_middleware(ServerSpanMiddleware, tracing=services.tracing, known_paths=known_paths)
-    app.add_middleware(RequestContextMiddleware, observers=services.observers)
+    app.add_middleware(RequestContextMiddleware, observers=services.observers, drain=services.drain)
     return app
 
 
@@ -106,4 +110,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return respond(request, StatusError(exc.status_code, "invalid_request_error", str(exc.detail), code=code))
+        # The framework's own headers stay (a 405's `Allow` names the methods the path takes).
+        error = StatusError(
+            exc.status_code, "invalid_request_error", str(exc.detail), code=code, headers=dict(exc.headers or {})
+        )
+        return respond(request, error)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from api.errors import InvalidRequestError
 
@@ -43,7 +43,9 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool | None = False
+    # Strict: `"yes"`, `"true"` or `1` are a 400, not a stream (lax pydantic would coerce them, and
+    # the upstream, seeing the raw value, would then fail the stream after its 200).
+    stream: StrictBool | None = False
     stream_options: StreamOptions | None = None
     tools: list[dict[str, Any]] | None = None
     functions: list[dict[str, Any]] | None = None
@@ -53,6 +55,52 @@ class ChatCompletionRequest(BaseModel):
     def wants_usage(self) -> bool:
         """Whether a streaming client asked for the final usage chunk."""
         return bool(self.stream_options and self.stream_options.include_usage)
+
+
+class ChatCompletionChoice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    index: int
+    message: ChatMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletion(BaseModel):
+    """A non-streaming answer, for the OpenAPI schema only: answers are forwarded, never re-validated."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatCompletionChoice]
+    usage: dict[str, Any] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One streamed event's JSON, for the OpenAPI schema only (chunks are relayed, never re-validated)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[dict[str, Any]]  # empty in the final usage chunk
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorBody(BaseModel):
+    """The one error shape (`errors.GatewayError.payload`), for the OpenAPI schema."""
+
+    error: ErrorDetail
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class RequestRecord:
     session_id: str | None = None
     trace_id: str | None = None
     requested_model: str | None = None  # as the client named it; `model` is what the upstream saw
+    client_request_id: str | None = None  # the caller's own id for the request; `request_id` is ours
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

@@ -62,25 +62,30 @@ class Gateway:
     def logs(self) -> str:
         return self.process.logs()
 
-    def give_up_after(self, seconds: float, body: dict, request_id: str, headers: dict[str, str]) -> None:
-        """POST a chat request and leave (close the connection) once `seconds` pass unanswered."""
+    def give_up_after(self, seconds: float, body: dict, client_request_id: str, headers: dict[str, str]) -> None:
+        """POST a chat request and leave (close the connection) once `seconds` pass unanswered.
+
+        No answer means no `X-Request-Id` to read: find it later by `client_request_id`.
+        """
         with contextlib.suppress(httpx.ReadTimeout):
             httpx.post(
                 self.base_url + "/chat/completions",
                 json=body,
-                headers={**headers, "X-Request-Id": request_id},
+                headers={**headers, "X-Client-Request-Id": client_request_id},
                 timeout=seconds,
             )
 
-    def access_line(self, request_id: str, timeout: float = 5.0) -> dict:
-        """The access-log line for `request_id` (written when the request finishes)."""
-        deadline = time.monotonic() + timeout
+    def access_line(self, request_id: str | None = None, *, client_request_id: str | None = None) -> dict:
+        """The access-log line of a request (written when it finishes), by the gateway's id or the caller's."""
+        key, wanted = ("request_id", request_id) if request_id is not None else ("client_request_id", client_request_id)
+        assert wanted is not None, "name the request_id or the client_request_id"
+        deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
             for line in log_events(self.logs()):
-                if line.get("event") == "request" and line.get("request_id") == request_id:
+                if line.get("event") == "request" and line.get(key) == wanted:
                     return line
             time.sleep(0.05)
-        raise AssertionError(f"no access line for {request_id} in {self.process.log_path}")
+        raise AssertionError(f"no access line with {key}={wanted} in {self.process.log_path}")
 
 
 @pytest.fixture(scope="session")

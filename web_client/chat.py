@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from web_client.gateway import broken_stream_event, error_body, error_response, forwarded_headers
 
 RoutingMode = Literal["auto", "passthrough", "reasoning", "orchestration"]
-# The gateway keeps an X-Request-Id / X-Session-ID only when it is such a token.
+# The gateway keeps an X-Client-Request-Id / X-Session-ID only when it is such a token.
 SANE_TOKEN = r"^[A-Za-z0-9._:-]{1,128}$"
 SSE_HEADERS = {
     "content-type": "text/event-stream; charset=utf-8",
@@ -51,7 +51,7 @@ class ChatForm(BaseModel):
     routing_mode: RoutingMode
     temperature: float | None = Field(None, ge=0, le=2)
     session_id: str | None = Field(None, pattern=SANE_TOKEN, description="one per conversation: X-Session-ID")
-    request_id: str | None = Field(None, pattern=SANE_TOKEN, description="made by the page: X-Request-Id")
+    request_id: str | None = Field(None, pattern=SANE_TOKEN, description="made by the page: X-Client-Request-Id")
 
     def create_arguments(self) -> dict[str, Any]:
         """Keyword arguments of `chat.completions.create` for this form (always streamed)."""
@@ -66,7 +66,8 @@ class ChatForm(BaseModel):
         if self.session_id is not None:
             arguments["extra_headers"]["X-Session-ID"] = self.session_id
         if self.request_id is not None:
-            arguments["extra_headers"]["X-Request-Id"] = self.request_id
+            # The page's own id; the gateway answers with its own X-Request-Id and keeps this beside it.
+            arguments["extra_headers"]["X-Client-Request-Id"] = self.request_id
         return arguments
 
 

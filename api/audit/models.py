@@ -56,6 +56,7 @@ class AuditRow(Base):
         Index("ix_audit_log_route_path_created_at", "route_path", "created_at", "id"),
         Index("ix_audit_log_status_created_at", "status", "created_at", "id"),
         Index("ix_audit_log_model_created_at", "model", "created_at", "id"),
+        Index("ix_audit_log_client_request_id_created_at", "client_request_id", "created_at", "id"),
     )
 
     # A surrogate key: the cursor's tie-breaker and a compact primary key; not part of the API.
@@ -85,8 +86,11 @@ class AuditRow(Base):
     # The model name the client sent (`reasoning/gpt-4o`); `model` is what the upstream saw.
     # Last, as migration 0002 appended it: the row's field order is the table's.
     requested_model: Mapped[str | None] = mapped_column(String())
+    # The caller's own id (`X-Client-Request-Id`, or `X-Request-Id` from older clients), a sane
+    # token of at most 128 characters; `request_id` is always the gateway's (migration 0003).
+    client_request_id: Mapped[str | None] = mapped_column(String(128))
 
 
-#: The columns of contract section 7 in its order, then `requested_model` (migration 0002): the row
-#: dict, the spill file and the API use these.
+#: The columns of contract section 7 in its order, then `requested_model` (migration 0002) and
+#: `client_request_id` (0003): the row dict, the spill file and the API use these.
 AUDIT_FIELDS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns if c.name != "id")

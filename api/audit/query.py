@@ -30,6 +30,7 @@ class AuditQuery:
     route: str | None = None
     status: str | None = None
     model: str | None = None
+    client_request_id: str | None = None
     since: datetime | None = None
     limit: int = DEFAULT_LIMIT
     after: Cursor | None = None

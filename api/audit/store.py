@@ -105,7 +105,13 @@ class AuditStore:
         """Rows matching `query`, newest first, and the cursor of the next page (None on the last)."""
         c = AUDIT_TABLE.c
         statement = select(AUDIT_TABLE).order_by(c.created_at.desc(), c.id.desc()).limit(query.limit + 1)
-        for column, wanted in ((c.route_path, query.route), (c.status, query.status), (c.model, query.model)):
+        filters = (
+            (c.route_path, query.route),
+            (c.status, query.status),
+            (c.model, query.model),
+            (c.client_request_id, query.client_request_id),
+        )
+        for column, wanted in filters:
             if wanted is not None:
                 statement = statement.where(column == wanted)
         if query.since is not None:

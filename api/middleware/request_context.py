@@ -3,12 +3,15 @@
 Pure ASGI (no `BaseHTTPMiddleware`: it costs per request and breaks streaming
 cancellation). For each HTTP request it
 
-- assigns the request id (a sane incoming `X-Request-Id` is kept), notes a sane
-  `X-Session-ID`, and adds the
+- assigns the request id (always the gateway's own: no client can make two requests share
+  one id, or one audit row), notes the caller's own id (a sane `X-Client-Request-Id`, or
+  for compatibility `X-Request-Id`) and a sane `X-Session-ID`, and adds the
   `X-Request-Id` / `X-Routing-Path` / `X-Routing-Reason` response headers;
 - watches for the client going away once the body has been read, and cancels the
   whole request (upstream call, stream, reasoning loop, tool calls) when it does;
 - turns an exception nothing else handled into a logged OpenAI-shaped 500;
+- while the shutdown drain runs, refuses new requests (503 `draining`), and lets the drain
+  cut the ones still running at its deadline (api/lifecycle/drain.py);
 - finishes the record exactly once and hands it to the observers: just before the last
   body bytes are sent (so the audit row is in the journal before the client can hold a
   complete answer, api/audit/journal.py), or in a `finally` when the request ends
@@ -28,6 +31,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response, internal_error
+from api.lifecycle.drain import Drain, draining_error
 from api.request_record import RequestObserver, RequestRecord
 
 log = structlog.get_logger("api.request")
@@ -46,9 +50,14 @@ def sane_header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def request_id_from(scope: Scope) -> str:
-    """Keep the caller's `X-Request-Id` when it is a sane token, else make one."""
-    return sane_header(scope, b"x-request-id") or uuid.uuid4().hex
+def new_request_id() -> str:
+    """The gateway's id of one request: random, so unique whatever the clients send."""
+    return uuid.uuid4().hex
+
+
+def client_request_id_from(scope: Scope) -> str | None:
+    """The caller's own id: `X-Client-Request-Id`, else (older clients) `X-Request-Id`, when sane."""
+    return sane_header(scope, b"x-client-request-id") or sane_header(scope, b"x-request-id")
 
 
 def record_of(scope: Scope) -> RequestRecord | None:
@@ -125,19 +134,21 @@ class DisconnectWatch:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver]) -> None:
+    def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver], drain: Drain) -> None:
         self.app = app
         self.observers = observers
+        self.drain = drain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         record = RequestRecord(
-            request_id=request_id_from(scope),
+            request_id=new_request_id(),
             method=scope["method"],
             path=scope["path"],
             session_id=sane_header(scope, b"x-session-id"),
+            client_request_id=client_request_id_from(scope),
         )
         scope.setdefault("state", {})["record"] = record
         # Every line logged while this request runs carries its id (the task's own context).
@@ -167,8 +178,12 @@ class RequestContextMiddleware:
                 started = True
                 record.http_status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *response_headers_for(record)]
+                if self.drain.draining:  # keep-alive clients reconnect to an instance that stays
+                    message["headers"].append((b"connection", b"close"))
             elif message["type"] == "http.response.body":
-                if record.stream and record.ttft_ms is None and message.get("body"):
+                body = message.get("body")
+                # A keep-alive comment (`:`) is not the first token.
+                if record.stream and record.ttft_ms is None and body and body[:1] != b":":
                     record.ttft_ms = record.elapsed_ms()
                 if not message.get("more_body", False):
                     watch.response_complete = True
@@ -177,6 +192,12 @@ class RequestContextMiddleware:
 
         with anyio.CancelScope() as app_scope:
             watch = DisconnectWatch(receive, app_scope.cancel)
+            if self.drain.refuses(scope["path"]):
+                error = draining_error()
+                record.fail(error)
+                await error_response(error)(scope, watch.receive, send_wrapper)
+                return
+            in_flight = scope["state"]["in_flight"] = self.drain.track(scope["path"], app_scope.cancel)
             try:
                 await self.app(scope, watch.receive, send_wrapper)
             except ClientDisconnect:
@@ -190,7 +211,13 @@ class RequestContextMiddleware:
                     await error_response(error)(scope, watch.receive, send_wrapper)
             finally:
                 watch.stop()
+                self.drain.finished(in_flight)
 
+        if in_flight.was_cut:  # a stream has already said so itself; this covers the rest
+            error = draining_error()
+            record.fail(error)
+            if not started:
+                await error_response(error)(scope, watch.receive, send_wrapper)
         if watch.client_left:
             record.status = "cancelled"
             if not started:

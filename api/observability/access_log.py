@@ -14,6 +14,7 @@ class AccessLog:
         log.info(
             "request",
             request_id=record.request_id,
+            client_request_id=record.client_request_id,
             trace_id=record.trace_id,
             method=record.method,
             path=record.path,
@@ -25,6 +26,7 @@ class AccessLog:
             model=record.model,
             stream=record.stream,
             error_type=record.error_type,
+            error_code=record.error_code,
             client_id=record.client_id,
             session_id=record.session_id,
         )

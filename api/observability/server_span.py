@@ -69,6 +69,8 @@ class ServerSpanMiddleware:
         attributes = {KIND: CHAIN, "http.request.method": scope["method"], "url.path": scope["path"]}
         if record is not None:
             attributes["gateway.request_id"] = record.request_id
+            if record.client_request_id:
+                attributes["gateway.client_request_id"] = record.client_request_id
             if record.session_id:
                 attributes[SESSION_ID] = record.session_id
                 parent = context.set_value(SESSION_KEY, record.session_id, parent)

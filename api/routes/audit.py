@@ -36,6 +36,7 @@ async def list_audit_rows(
     route: Annotated[RoutePath | None, Query(description="the path taken")] = None,
     status: Annotated[Outcome | None, Query(description="ok, error or cancelled")] = None,
     model: Annotated[str | None, Query(description="the upstream model")] = None,
+    client_request_id: Annotated[str | None, Query(description="the caller's own X-Client-Request-Id")] = None,
     since: Annotated[datetime | None, Query(description="ISO-8601; rows created at or after it (UTC if no offset)")] = (
         None
     ),
@@ -43,7 +44,15 @@ async def list_audit_rows(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Response:
     after = decode_cursor(cursor) if cursor else None
-    query = AuditQuery(route=route, status=status, model=model, since=since, limit=limit, after=after)
+    query = AuditQuery(
+        route=route,
+        status=status,
+        model=model,
+        client_request_id=client_request_id,
+        since=since,
+        limit=limit,
+        after=after,
+    )
     rows, after = await services.audit_store.page(query)
     page = {"object": "list", "data": rows, "next_cursor": encode_cursor(after) if after else None}
     return Response(orjson.dumps(page), media_type="application/json")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.dependencies import Record, Services
+from api.openapi import chat_openapi_extra, chat_responses
 from api.paths.base import ChatCall, JsonResult
 from api.protocol import parse_json_object, validate_chat_request
 from api.request_body import read_body
@@ -14,7 +15,12 @@ from api.streaming import EventStreamResponse
 router = APIRouter()
 
 
-@router.post("/v1/chat/completions", summary="OpenAI Chat Completions (streaming and not)")
+@router.post(
+    "/v1/chat/completions",
+    summary="OpenAI Chat Completions (streaming and not)",
+    openapi_extra=chat_openapi_extra(),
+    responses=chat_responses(),
+)
 async def chat_completions(request: Request, services: Services, record: Record) -> Response:
     body = parse_json_object(await read_body(request, services.settings.max_request_bytes))
     chat = validate_chat_request(body)
@@ -27,4 +33,4 @@ async def chat_completions(request: Request, services: Services, record: Record)
     result = await services.paths[decision.path].run(ChatCall(body, chat, decision, record))
     if isinstance(result, JsonResult):
         return Response(result.body, media_type="application/json")
-    return EventStreamResponse(result.events, record)
+    return EventStreamResponse(result.events, record, services.settings.sse_heartbeat_seconds)

@@ -1,4 +1,4 @@
-"""Liveness (`/health`, no I/O) and readiness (`/health/ready`, checks dependencies)."""
+"""Liveness (`/health`, no I/O) and readiness (`/health/ready`, checks dependencies; 503 `draining` at shutdown)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ async def health() -> dict[str, str]:
 
 @router.get("/health/ready", summary="Readiness of the gateway and each dependency")
 async def ready(services: Services) -> JSONResponse:
+    if services.drain.draining:  # at once, no checks: the instance is leaving, whatever its dependencies say
+        return JSONResponse({"status": "draining", "in_flight": services.drain.in_flight}, status_code=503)
     is_ready, report = await run_checks(services.readiness_checks)
     components = {name: {k: v for k, v in asdict(h).items() if v is not None} for name, h in report.items()}
     body = {"status": "ready" if is_ready else "not_ready", "components": components}

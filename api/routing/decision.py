@@ -65,9 +65,20 @@ def parse_routing_header(value: str | None) -> str | None:
 
 
 def split_virtual_model(model: str, policy: RoutingPolicy) -> tuple[str | None, str]:
-    """`reasoning/gpt-4o` → ("reasoning", "gpt-4o"); a plain model → (None, model)."""
+    """`reasoning/gpt-4o` → ("reasoning", "gpt-4o"); a plain model → (None, model).
+
+    A bare prefix (`reasoning/`) names a path but no model for it: a 400 naming `model`,
+    rather than an upstream asked for a model called "reasoning/".
+    """
     for mode, prefix in (("reasoning", policy.reasoning_prefix), ("auto", policy.auto_prefix)):
-        if model.startswith(prefix) and len(model) > len(prefix):
+        if model == prefix:
+            raise InvalidRequestError(
+                f"Invalid value for 'model': {model!r} names the {mode} path but no model; "
+                f"use {prefix}<model>, e.g. {prefix}gpt-4o.",
+                code="invalid_value",
+                param="model",
+            )
+        if model.startswith(prefix):
             return mode, model[len(prefix) :]
     return None, model
 

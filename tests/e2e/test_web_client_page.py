@@ -55,12 +55,14 @@ def test_passthrough_answer_streams_into_the_page(page, web_client, agent_gatewa
     expect(answer).to_have_text(f"Echo: Hello {tag}")
     expect(page.get_by_test_id("user-turn").last).to_have_text(f"Hello {tag}")
 
-    # Per answer: the route, its reason and the request id the gateway logged it under.
+    # Per answer: the route, its reason and the request id the gateway logged it under (its own;
+    # the page's id went as X-Client-Request-Id and is logged beside it).
     expect(turn.get_by_test_id("routing-path")).to_have_text("passthrough")
     expect(turn.get_by_test_id("routing-reason")).to_have_text("header_passthrough")
     request_id = turn.get_by_test_id("request-id").inner_text()
     assert request_id == turn.get_attribute("data-request-id")
-    assert agent_gateway.access_line(request_id)["outcome"] == "ok"
+    line = agent_gateway.access_line(request_id)
+    assert (line["outcome"], line["client_request_id"]) == ("ok", turn.get_attribute("data-client-request-id"))
     # No tracing in this gateway: no X-Trace-Id, so no trace link; no reasoning section.
     expect(turn.get_by_test_id("trace-link")).to_have_count(0)
     expect(turn.get_by_test_id("reasoning")).to_be_hidden()
@@ -187,8 +189,8 @@ def test_stop_while_the_agent_plans_its_first_step(page, web_client, agent_gatew
 
     expect(turn).to_have_attribute("data-state", "stopped")
     # The gateway saw the web client leave and cancelled the request (its step call included)
-    # long before its 60 s upstream read timeout.
-    line = agent_gateway.access_line(turn.get_attribute("data-request-id"))
+    # long before its 60 s upstream read timeout. It never answered: find it by the page's id.
+    line = agent_gateway.access_line(client_request_id=turn.get_attribute("data-client-request-id"))
     assert (line["outcome"], line["status"], line["route"]) == ("cancelled", 499, "reasoning")
     assert line["latency_ms"] < 5000
 

@@ -61,7 +61,8 @@ def test_the_stream_is_relayed_unchanged_with_the_gateways_headers(web_client, a
 
     assert relayed.status_code == 200
     assert relayed.headers["content-type"].startswith("text/event-stream")
-    assert relayed.headers["x-request-id"] == request_id
+    gateway_id = relayed.headers["x-request-id"]  # the gateway's own; the page's id is kept beside it
+    assert gateway_id != request_id
     assert (relayed.headers["x-routing-path"], relayed.headers["x-routing-reason"]) == (
         "passthrough",
         "header_passthrough",
@@ -69,8 +70,9 @@ def test_the_stream_is_relayed_unchanged_with_the_gateways_headers(web_client, a
     # Same events as a direct client gets, but for the per-answer id and timestamp.
     assert _without_ids(payloads(relayed.text)) == _without_ids(payloads(direct.text))
     assert payloads(relayed.text)[-1] == "[DONE]"
-    line = agent_gateway.access_line(request_id)
+    line = agent_gateway.access_line(gateway_id)
     assert (line["session_id"], line["route"], line["outcome"]) == ("s-1", "passthrough", "ok")
+    assert line["client_request_id"] == request_id
 
 
 def test_without_a_token_it_works_with_a_gateway_that_needs_none(start_gateway, start_web_client):
@@ -96,7 +98,8 @@ def test_gateway_errors_keep_their_status_body_and_headers(web_client):
     response = chat(web_client, model="gpt-4o", routing_mode="orchestration", request_id="orch-1")
     assert response.status_code == 501
     assert response.json()["error"]["code"] == "orchestration_not_implemented"
-    assert (response.headers["x-request-id"], response.headers["x-routing-path"]) == ("orch-1", "orchestration")
+    assert response.headers["x-routing-path"] == "orchestration"
+    assert len(response.headers["x-request-id"]) == 32  # the gateway's id, relayed (not the page's "orch-1")
 
     limited = chat(web_client, model="fake-model+error=429")
     assert (limited.status_code, limited.headers["retry-after"]) == (429, "7")

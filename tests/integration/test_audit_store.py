@@ -94,7 +94,7 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_it_back(databa
 
     await migrate.on_database(database.url, migrate.upgrade)
     assert await database.tables() == {"audit_log", "alembic_version"}
-    assert await migrate.on_database(database.url, migrate.current_revision) == "0002_requested_model"
+    assert await migrate.on_database(database.url, migrate.current_revision) == "0003_client_request_id"
 
     async with database.engine.connect() as connection:
         indexes, unique = await connection.run_sync(
@@ -102,7 +102,7 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_it_back(databa
         )
     by_name = {index["name"]: index["column_names"] for index in indexes}
     assert by_name["ix_audit_log_created_at"] == ["created_at", "id"]
-    for column in ("route_path", "status", "model"):
+    for column in ("route_path", "status", "model", "client_request_id"):
         assert by_name[f"ix_audit_log_{column}_created_at"] == [column, "created_at", "id"]
     assert [u["column_names"] for u in unique] == [["request_id"]]
 
@@ -112,7 +112,9 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_it_back(databa
     assert await migrate.on_database(database.url, migrate.current_revision) is None
 
 
-async def test_a_trail_written_before_requested_model_upgrades_in_place(database: TestDatabase):
+async def test_a_trail_written_before_requested_model_and_client_request_id_upgrades_in_place(
+    database: TestDatabase,
+):
     await migrate.on_database(database.url, migrate.upgrade, "0001_audit_log")
     async with database.engine.begin() as connection:
         await connection.execute(
@@ -125,7 +127,7 @@ async def test_a_trail_written_before_requested_model_upgrades_in_place(database
     await migrate.on_database(database.url, migrate.upgrade)
     store = AuditStore(database.url)
     store.open()
-    fresh = row(1, model="gpt-4o", requested_model="reasoning/gpt-4o")
+    fresh = row(1, model="gpt-4o", requested_model="reasoning/gpt-4o", client_request_id="mine-1")
     try:
         assert await store.insert([fresh]) == 1
         old, new = await store.get("old-row"), await store.get(fresh["request_id"])
@@ -133,8 +135,8 @@ async def test_a_trail_written_before_requested_model_upgrades_in_place(database
         await store.close()
     assert old is not None
     assert new is not None
-    assert (old["model"], old["requested_model"]) == ("gpt-4o", None)
-    assert (new["model"], new["requested_model"]) == ("gpt-4o", "reasoning/gpt-4o")
+    assert (old["model"], old["requested_model"], old["client_request_id"]) == ("gpt-4o", None, None)
+    assert (new["model"], new["requested_model"], new["client_request_id"]) == ("gpt-4o", "reasoning/gpt-4o", "mine-1")
 
 
 async def test_the_migrated_schema_is_exactly_the_model(database: TestDatabase):
@@ -167,7 +169,7 @@ def test_make_migrate_upgrades_the_database_from_the_environment(database: TestD
         text=True,
         timeout=60,
     )
-    assert current.stdout.strip() == "0002_requested_model"
+    assert current.stdout.strip() == "0003_client_request_id"
 
 
 # ---- the store --------------------------------------------------------------------------
@@ -228,6 +230,8 @@ async def test_listing_is_newest_first_with_filters_and_a_cursor(database: TestD
     rows[1].update(status="error", error_type="rate_limit_error", http_status=429)
     rows[4].update(route_path="reasoning", route_reason="model_reasoning", model="o3")
     rows[7].update(status="cancelled", http_status=499)
+    for n in (2, 5):
+        rows[n].update(client_request_id="same-client-id")
     await store.insert(rows)
 
     newest_first = sorted(rows, key=lambda r: r["created_at"], reverse=True)
@@ -258,6 +262,7 @@ async def test_listing_is_newest_first_with_filters_and_a_cursor(database: TestD
     }
     assert await ids(since=T0 + timedelta(seconds=3)) == {r["request_id"] for r in rows[6:]}
     assert await ids(model="nobody") == set()
+    assert await ids(client_request_id="same-client-id") == {rows[2]["request_id"], rows[5]["request_id"]}
     await store.close()
 
 

@@ -32,7 +32,8 @@ LOAD_PROMPT = f"load test prompt {uuid.uuid4().hex}"  # must never reach a row o
 FAST_FLUSH = {"audit_flush_interval_seconds": 0.05}
 
 
-def request_id(label: str) -> str:
+def client_request_id(label: str) -> str:
+    """An id of the client's own, sent as X-Client-Request-Id (the gateway makes the X-Request-Id)."""
     return f"{label}-{uuid.uuid4().hex[:10]}"
 
 
@@ -51,7 +52,7 @@ async def leave_mid_stream(gateway: Gateway, body: dict, rid: str) -> None:
     async with (
         httpx.AsyncClient(timeout=10) as http,
         http.stream(
-            "POST", gateway.base_url + "/chat/completions", json=body, headers={**AUTH, "X-Request-Id": rid}
+            "POST", gateway.base_url + "/chat/completions", json=body, headers={**AUTH, "X-Client-Request-Id": rid}
         ) as response,
     ):
         assert response.status_code == 200
@@ -66,7 +67,9 @@ async def give_up_waiting(gateway: Gateway, body: dict, rid: str) -> None:
     """Send a request the model never answers and leave after half a second."""
     with contextlib.suppress(httpx.ReadTimeout):
         async with httpx.AsyncClient(timeout=0.5) as http:
-            await http.post(gateway.base_url + "/chat/completions", json=body, headers={**AUTH, "X-Request-Id": rid})
+            await http.post(
+                gateway.base_url + "/chat/completions", json=body, headers={**AUTH, "X-Client-Request-Id": rid}
+            )
 
 
 # ---- one row per request, for every outcome ------------------------------------------------
@@ -79,55 +82,55 @@ async def test_every_outcome_leaves_exactly_one_row_with_the_right_fields(databa
     client = sdk(gateway)
     ids: dict[str, str] = {}
 
-    ids["ok"] = request_id("ok")
+    ids["ok"] = client_request_id("ok")
     await client.chat.completions.create(
-        model="gpt-4o", messages=user, extra_headers={"X-Request-Id": ids["ok"], "X-Session-ID": "sess-audit"}
+        model="gpt-4o", messages=user, extra_headers={"X-Client-Request-Id": ids["ok"], "X-Session-ID": "sess-audit"}
     )
-    ids["stream"] = request_id("stream")
+    ids["stream"] = client_request_id("stream")
     stream = await client.chat.completions.create(
-        model="fake-model+chunks=4x5", messages=user, stream=True, extra_headers={"X-Request-Id": ids["stream"]}
+        model="fake-model+chunks=4x5", messages=user, stream=True, extra_headers={"X-Client-Request-Id": ids["stream"]}
     )
     assert [chunk async for chunk in stream]
-    ids["upstream_429"] = request_id("upstream-429")
+    ids["upstream_429"] = client_request_id("upstream-429")
     with pytest.raises(openai.RateLimitError):
         await client.chat.completions.create(
-            model="fake-model+error=429", messages=user, extra_headers={"X-Request-Id": ids["upstream_429"]}
+            model="fake-model+error=429", messages=user, extra_headers={"X-Client-Request-Id": ids["upstream_429"]}
         )
-    ids["upstream_500"] = request_id("upstream-500")
+    ids["upstream_500"] = client_request_id("upstream-500")
     with pytest.raises(openai.InternalServerError):
         await client.chat.completions.create(
-            model="fake-model+error=500", messages=user, extra_headers={"X-Request-Id": ids["upstream_500"]}
+            model="fake-model+error=500", messages=user, extra_headers={"X-Client-Request-Id": ids["upstream_500"]}
         )
-    ids["invalid"] = request_id("invalid")
+    ids["invalid"] = client_request_id("invalid")
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(
             model="gpt-4o",
             messages=[{"role": "wizard", "content": secret}],
-            extra_headers={"X-Request-Id": ids["invalid"]},
+            extra_headers={"X-Client-Request-Id": ids["invalid"]},
         )
-    ids["bad_json"] = request_id("bad-json")
+    ids["bad_json"] = client_request_id("bad-json")
     async with httpx.AsyncClient() as http:
         response = await http.post(
             gateway.base_url + "/chat/completions",
             content=f'{{"model": "gpt-4o", "messages": [{{"content": "{secret}"'.encode(),
-            headers={**AUTH, "X-Request-Id": ids["bad_json"], "Content-Type": "application/json"},
+            headers={**AUTH, "X-Client-Request-Id": ids["bad_json"], "Content-Type": "application/json"},
         )
         assert response.status_code == 400
-    ids["auth"] = request_id("auth")
+    ids["auth"] = client_request_id("auth")
     with pytest.raises(openai.AuthenticationError):
         await sdk(gateway, token="wrong-token").chat.completions.create(
-            model="gpt-4o", messages=user, extra_headers={"X-Request-Id": ids["auth"]}
+            model="gpt-4o", messages=user, extra_headers={"X-Client-Request-Id": ids["auth"]}
         )
-    ids["orchestration"] = request_id("orchestration")
+    ids["orchestration"] = client_request_id("orchestration")
     with pytest.raises(openai.APIStatusError):
         await client.chat.completions.create(
             model="gpt-4o",
             messages=user,
-            extra_headers={"X-Request-Id": ids["orchestration"], "X-Routing-Mode": "orchestration"},
+            extra_headers={"X-Client-Request-Id": ids["orchestration"], "X-Routing-Mode": "orchestration"},
         )
-    ids["cancelled"] = request_id("cancelled")
+    ids["cancelled"] = client_request_id("cancelled")
     await give_up_waiting(gateway, {"model": "fake-model+stall", "messages": user}, ids["cancelled"])
-    ids["cancelled_stream"] = request_id("cancelled-stream")
+    ids["cancelled_stream"] = client_request_id("cancelled-stream")
     await leave_mid_stream(
         gateway, {"model": "fake-model+chunks=200x50", "messages": user, "stream": True}, ids["cancelled_stream"]
     )
@@ -137,8 +140,11 @@ async def test_every_outcome_leaves_exactly_one_row_with_the_right_fields(databa
         assert (await http.get(gateway.url + "/health/ready")).status_code == 200
 
     await until_equal(database.count, len(ids))
-    rows = {row["request_id"]: row for row in await database.rows()}
+    rows = {row["client_request_id"]: row for row in await database.rows()}
     assert set(rows) == set(ids.values())
+    ours = {row["request_id"] for row in rows.values()}
+    assert len(ours) == len(ids)  # the gateway's own ids, one per request, none of them the client's
+    assert not ours & set(ids.values())
 
     client_id = hashlib.sha256(TOKEN.encode()).hexdigest()[:16]
     ok = rows[ids["ok"]]
@@ -197,10 +203,10 @@ async def test_every_outcome_leaves_exactly_one_row_with_the_right_fields(databa
         for path in database_file.parent.glob(database_file.name + "*"):
             assert secret.encode() not in path.read_bytes(), path
 
-    # The API answers the same row.
+    # The API answers the same row, by the gateway's id.
     async with httpx.AsyncClient(headers=AUTH) as http:
-        via_api = (await http.get(f"{gateway.base_url}/audit/{ids['ok']}")).json()
-    assert via_api["request_id"] == ids["ok"]
+        via_api = (await http.get(f"{gateway.base_url}/audit/{ok['request_id']}")).json()
+    assert via_api["client_request_id"] == ids["ok"]
     assert {k: v for k, v in via_api.items() if k != "created_at"} == {
         k: (bool(v) if k == "stream" else v) for k, v in ok.items() if k not in ("id", "created_at")
     }
@@ -212,20 +218,21 @@ async def test_every_outcome_leaves_exactly_one_row_with_the_right_fields(databa
 async def test_the_audit_api_reads_one_row_and_lists_with_filters_and_a_cursor(gateway):
     model = f"fake-model+say=audit_{uuid.uuid4().hex[:8]}"  # a model name only this test uses
     client = sdk(gateway)
-    sent = []
+    sent = []  # the gateway's ids (X-Request-Id of each answer)
     for n in range(5):
-        rid = request_id(f"list-{n}")
-        sent.append(rid)
-        await client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": "hi"}], extra_headers={"X-Request-Id": rid}
+        raw = await client.chat.completions.with_raw_response.create(
+            model=model,
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"X-Client-Request-Id": "list-client" if n == 1 else f"list-{n}"},
         )
-    failed = request_id("list-failed")
-    with pytest.raises(openai.BadRequestError):
+        sent.append(raw.headers["x-request-id"])
+    with pytest.raises(openai.BadRequestError) as caught:
         await client.chat.completions.create(
             model=model,
             messages=[{"role": "user", "content": "hi"}],
-            extra_headers={"X-Request-Id": failed, "X-Routing-Mode": "turbo"},
+            extra_headers={"X-Client-Request-Id": "list-client", "X-Routing-Mode": "turbo"},
         )
+    failed = caught.value.response.headers["x-request-id"]
 
     async with httpx.AsyncClient(base_url=gateway.base_url, headers=AUTH) as http:
 
@@ -255,6 +262,10 @@ async def test_the_audit_api_reads_one_row_and_lists_with_filters_and_a_cursor(g
         created = first["data"][-1]["created_at"]  # sent[3]
         since = [r["request_id"] for r in (await listing(model=model, since=created))["data"]]
         assert since == [failed, sent[4], sent[3]]
+        # The caller's own id finds its requests: two of them used the same one, two rows.
+        mine = await listing(model=model, client_request_id="list-client")
+        assert [r["request_id"] for r in mine["data"]] == [failed, sent[1]]
+        assert (await listing(client_request_id=f"nobody-{uuid.uuid4().hex}"))["data"] == []
 
         for params, param in [
             ({"limit": 501}, "limit"),
@@ -287,12 +298,12 @@ async def _count(listing) -> int:
 
 async def test_the_row_keeps_the_model_asked_for_beside_the_model_sent(start_gateway):
     gateway = start_gateway(**FAST_FLUSH)
-    rid = request_id("virtual")
-    await sdk(gateway).chat.completions.create(
+    raw = await sdk(gateway).chat.completions.with_raw_response.create(
         model="reasoning/gpt-4o",
         messages=[{"role": "user", "content": "hi"}],
-        extra_headers={"X-Request-Id": rid, "X-Routing-Mode": "passthrough"},  # the header wins over the prefix
+        extra_headers={"X-Routing-Mode": "passthrough"},  # the header wins over the prefix
     )
+    rid = raw.headers["x-request-id"]
     async with httpx.AsyncClient(headers=AUTH) as http:
         url = f"{gateway.base_url}/audit/{rid}"
 
@@ -313,21 +324,21 @@ async def send_many(
 ) -> list[str]:
     """`count` chat completions from `concurrency` concurrent SDK callers; all must succeed.
 
-    `progress` maps a number of finished requests to a callback (sync or async) run right then.
+    Returns the gateway's request ids. `progress` maps a number of finished requests to a
+    callback (sync or async) run right then.
     """
     client = sdk(gateway, timeout=60)
-    ids = [request_id("load") for _ in range(count)]
-    pending = iter(ids)
+    ids: list[str] = []
+    pending = iter(range(count))
     finished = 0
 
     async def caller() -> None:
         nonlocal finished
-        for rid in pending:
-            await client.chat.completions.create(
-                model="gpt-4o-mini",
-                messages=[{"role": "user", "content": LOAD_PROMPT}],
-                extra_headers={"X-Request-Id": rid},
+        for _ in pending:
+            raw = await client.chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": LOAD_PROMPT}]
             )
+            ids.append(raw.headers["x-request-id"])
             finished += 1
             hook = (progress or {}).get(finished)
             if hook is not None:
@@ -482,13 +493,13 @@ async def test_a_reasoning_request_records_its_steps_tool_calls_and_trace(start_
             if (await http.get(gateway.url + "/tools")).json()["data"]:
                 break
             await asyncio.sleep(0.05)
-        rid = request_id("reasoning")
         response = await http.post(
             gateway.base_url + "/chat/completions",
             json={"model": "fake-model+agent=two_tools", "messages": [{"role": "user", "content": "Oslo?"}]},
-            headers={"X-Routing-Mode": "reasoning", "X-Request-Id": rid, "X-Session-ID": "audit-sess"},
+            headers={"X-Routing-Mode": "reasoning", "X-Session-ID": "audit-sess"},
         )
         assert response.status_code == 200
+        rid = response.headers["x-request-id"]
 
         async def status() -> int:
             return (await http.get(f"{gateway.base_url}/audit/{rid}")).status_code

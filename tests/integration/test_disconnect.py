@@ -13,12 +13,14 @@ from tests.conftest import TOKEN
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def read_two_chunks_then_leave(url: str, body: dict, request_id: str) -> None:
+def read_two_chunks_then_leave(url: str, body: dict) -> str:
+    """Read two events, then close the connection mid-stream; returns the answer's X-Request-Id."""
     with (
         httpx.Client(timeout=10) as http,
-        http.stream("POST", url, json=body, headers={**HEADERS, "X-Request-Id": request_id}) as response,
+        http.stream("POST", url, json=body, headers=HEADERS) as response,
     ):
         assert response.status_code == 200
+        request_id = response.headers["x-request-id"]
         lines = response.iter_lines()
         seen = 0
         for line in lines:
@@ -27,12 +29,13 @@ def read_two_chunks_then_leave(url: str, body: dict, request_id: str) -> None:
             if seen == 2:
                 break
     # leaving the `with` closes the connection mid-stream
+    return request_id
 
 
 def test_streaming_disconnect_closes_the_upstream_stream_through_litellm(gateway, fake_upstream):
-    tag, request_id = uuid.uuid4().hex, f"dc-{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex
     body = {"model": "fake-model+chunks=200x50", "messages": [{"role": "user", "content": tag}], "stream": True}
-    read_two_chunks_then_leave(gateway.base_url + "/chat/completions", body, request_id)
+    request_id = read_two_chunks_then_leave(gateway.base_url + "/chat/completions", body)
     seq = fake_upstream.request_with(tag)["seq"]
     # 200 chunks 50 ms apart would take 10 s; the fake sees the drop long before.
     assert fake_upstream.wait_for_event(seq, "disconnected", timeout=3.0) < 3.0
@@ -42,9 +45,9 @@ def test_streaming_disconnect_closes_the_upstream_stream_through_litellm(gateway
 
 def test_streaming_disconnect_closes_the_upstream_directly(start_gateway, fake_upstream):
     gateway = start_gateway(llm_base_url=fake_upstream.base_url)
-    tag, request_id = uuid.uuid4().hex, f"dc-{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex
     body = {"model": "fake-model+chunks=200x50", "messages": [{"role": "user", "content": tag}], "stream": True}
-    read_two_chunks_then_leave(gateway.base_url + "/chat/completions", body, request_id)
+    request_id = read_two_chunks_then_leave(gateway.base_url + "/chat/completions", body)
     seq = fake_upstream.request_with(tag)["seq"]
     assert fake_upstream.wait_for_event(seq, "disconnected", timeout=1.5) < 1.5
     assert gateway.access_line(request_id)["outcome"] == "cancelled"
@@ -52,26 +55,26 @@ def test_streaming_disconnect_closes_the_upstream_directly(start_gateway, fake_u
 
 def test_non_streaming_disconnect_cancels_the_upstream_call(start_gateway, fake_upstream):
     gateway = start_gateway(llm_base_url=fake_upstream.base_url)
-    tag, request_id = uuid.uuid4().hex, f"dc-{uuid.uuid4().hex[:8]}"
+    tag, client_id = uuid.uuid4().hex, f"dc-{uuid.uuid4().hex[:8]}"
     body = {"model": "fake-model+stall", "messages": [{"role": "user", "content": tag}]}
 
-    gateway.give_up_after(1.0, body, request_id, HEADERS)
+    gateway.give_up_after(1.0, body, client_id, HEADERS)
     seq = fake_upstream.request_with(tag)["seq"]
     assert fake_upstream.wait_for_event(seq, "disconnected", timeout=1.5) < 1.5
-    line = gateway.access_line(request_id)
+    line = gateway.access_line(client_request_id=client_id)
     assert (line["outcome"], line["status"]) == ("cancelled", 499)
 
 
 def test_a_client_that_leaves_while_sending_its_body_is_a_cancel_not_an_error(gateway):
-    request_id = f"dc-{uuid.uuid4().hex[:8]}"
+    client_id = f"dc-{uuid.uuid4().hex[:8]}"  # sent as X-Request-Id, as older clients do: kept as theirs
     head = (
         "POST /v1/chat/completions HTTP/1.1\r\n"
-        f"Host: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nX-Request-Id: {request_id}\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nX-Request-Id: {client_id}\r\n"
         "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
     )
     with socket.create_connection(("127.0.0.1", gateway.process.port)) as sock:
         sock.sendall(head.encode() + b'{"model": "gpt-4o", "messages": [')
         time.sleep(0.2)
-    line = gateway.access_line(request_id)
+    line = gateway.access_line(client_request_id=client_id)
     assert (line["outcome"], line["status"]) == ("cancelled", 499)
     assert "unhandled_error" not in gateway.logs()

@@ -74,6 +74,50 @@ def test_schema_violation_is_400_naming_the_field(client):
     assert caught.value.body["param"] == "messages[0].role"
 
 
+@pytest.mark.parametrize("stream", ["yes", "true", 1])
+def test_stream_that_is_not_a_json_boolean_is_400_naming_stream(gateway, stream):
+    response = httpx.post(
+        gateway.base_url + "/chat/completions",
+        json={"model": "gpt-4o", "messages": user(), "stream": stream},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 400, response.text
+    error = assert_openai_shape(response.json())
+    assert (error["type"], error["param"]) == ("invalid_request_error", "stream")
+    assert "x-routing-path" not in response.headers  # refused before any path (or upstream) saw it
+
+
+@pytest.mark.parametrize("model", ["reasoning/", "auto/"])
+def test_a_virtual_prefix_without_a_model_is_400_naming_model(client, model):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=model, messages=user())
+    assert (caught.value.body["param"], caught.value.body["code"]) == ("model", "invalid_value")
+    assert f"{model}gpt-4o" in caught.value.body["message"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain"])
+def test_a_json_body_without_the_json_content_type_is_accepted(gateway, content_type):
+    headers = {"Authorization": f"Bearer {TOKEN}"} | ({"Content-Type": content_type} if content_type else {})
+    response = httpx.post(
+        gateway.base_url + "/chat/completions",
+        content=b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "plain"}]}',
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == "Echo: plain"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"), [("GET", "/v1/chat/completions", "POST"), ("POST", "/v1/models", "GET")]
+)
+def test_a_wrong_method_is_an_openai_shaped_405_with_allow(gateway, method, path, allowed):
+    response = httpx.request(method, gateway.url + path, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    error = assert_openai_shape(response.json())
+    assert (error["type"], error["code"]) == ("invalid_request_error", "method_not_allowed")
+
+
 def test_oversized_body_is_413(start_gateway):
     gateway = start_gateway(max_request_bytes=4096)
     client = openai.OpenAI(base_url=gateway.base_url, api_key=TOKEN, max_retries=0)

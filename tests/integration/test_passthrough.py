@@ -212,17 +212,27 @@ def test_an_unknown_prefix_is_just_a_model_name(client):
     assert "thinking/gpt-4o" in caught.value.body["message"]
 
 
-def test_a_sane_request_id_is_kept_and_a_bad_one_replaced(gateway):
-    headers = {"Authorization": f"Bearer {TOKEN}"}
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ({"X-Client-Request-Id": "trace-abc.123"}, "trace-abc.123"),
+        ({"X-Request-Id": "legacy:42"}, "legacy:42"),  # older clients: their X-Request-Id is theirs, not ours
+        ({"X-Client-Request-Id": "mine", "X-Request-Id": "other"}, "mine"),
+        ({"X-Client-Request-Id": "not sane; <script>"}, None),
+        ({"X-Request-Id": "x" * 129}, None),
+        ({}, None),
+    ],
+)
+def test_the_request_id_is_the_gateways_and_the_callers_own_is_kept_beside_it(gateway, sent, kept):
     body = {"model": "gpt-4o", "messages": user(marker())}
-    kept = httpx.post(
-        gateway.base_url + "/chat/completions", json=body, headers={**headers, "X-Request-Id": "trace-abc.123"}
+    response = httpx.post(
+        gateway.base_url + "/chat/completions", json=body, headers={"Authorization": f"Bearer {TOKEN}", **sent}
     )
-    replaced = httpx.post(
-        gateway.base_url + "/chat/completions", json=body, headers={**headers, "X-Request-Id": "not sane; <script>"}
-    )
-    assert kept.headers["x-request-id"] == "trace-abc.123"
-    assert replaced.headers["x-request-id"] != "not sane; <script>"
+    ours = response.headers["x-request-id"]
+    assert ours not in sent.values()
+    assert len(ours) == 32  # a fresh uuid4, in hex
+    assert int(ours, 16) >= 0
+    assert gateway.access_line(ours)["client_request_id"] == kept
 
 
 @pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
@@ -235,11 +245,11 @@ def test_both_transports_pass_through(start_gateway, transport):
 
 
 def test_session_id_is_recorded_when_sane(gateway):
-    headers = {"Authorization": f"Bearer {TOKEN}", "X-Session-ID": "chat-42", "X-Request-Id": f"s-{marker()}"}
-    httpx.post(
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Session-ID": "chat-42"}
+    response = httpx.post(
         gateway.base_url + "/chat/completions", json={"model": "gpt-4o", "messages": user("hi")}, headers=headers
     )
-    assert gateway.access_line(headers["X-Request-Id"])["session_id"] == "chat-42"
+    assert gateway.access_line(response.headers["x-request-id"])["session_id"] == "chat-42"
 
 
 def test_cors_preflight_for_configured_origins(start_gateway):

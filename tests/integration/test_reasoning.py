@@ -354,7 +354,7 @@ def test_more_than_one_choice_is_refused(reasoning_gateway):
         client.chat.completions.create(
             model="fake-model", messages=[{"role": "user", "content": "x"}], n=2, extra_headers=REASONING
         )
-    assert caught.value.body["param"] == "n"
+    assert (caught.value.body["param"], caught.value.body["code"]) == ("n", "invalid_request")
 
 
 # ---- MCP servers that are down or die -------------------------------------------------------
@@ -425,15 +425,11 @@ def test_disconnect_mid_tool_cancels_the_tool_call(start_gateway, mcp_config, de
     gateway = start_gateway(mcp_servers_config=mcp_config, tool_timeout_seconds=60)
     wait_for_servers(gateway, {"demo": "up"})
     before = len(httpx.get(demo_mcp.url + "/events").json())
-    request_id = f"dc-{uuid.uuid4().hex[:8]}"
     body = {**ask("slow_tool", marker()), "stream": True}
     with httpx.stream(
-        "POST",
-        gateway.base_url + "/chat/completions",
-        json=body,
-        headers={**HEADERS, "X-Request-Id": request_id},
-        timeout=60,
+        "POST", gateway.base_url + "/chat/completions", json=body, headers=HEADERS, timeout=60
     ) as response:
+        request_id = response.headers["x-request-id"]
         for line in response.iter_lines():
             if '"tool_execution_start"' in line:
                 break
@@ -456,12 +452,12 @@ def _wait_for_demo_events(demo_mcp, before: int, expected: list[str], timeout: f
 def test_disconnect_during_a_step_cancels_the_llm_call(start_gateway, mcp_config, fake_upstream):
     # Straight to the model: LiteLLM does not pass on the disconnect of a non-streamed call.
     gateway = start_gateway(mcp_servers_config=mcp_config, llm_base_url=fake_upstream.base_url)
-    tag, request_id = marker(), f"dc-{uuid.uuid4().hex[:8]}"
+    tag, client_id = marker(), f"dc-{uuid.uuid4().hex[:8]}"
     body = {**ask("demo+stall", tag), "stream": True}
-    gateway.give_up_after(1.0, body, request_id, HEADERS)
+    gateway.give_up_after(1.0, body, client_id, HEADERS)
     seq = fake_upstream.request_with(tag)["seq"]
     assert fake_upstream.wait_for_event(seq, "disconnected", timeout=1.5) < 1.5
-    assert gateway.access_line(request_id)["outcome"] == "cancelled"
+    assert gateway.access_line(client_request_id=client_id)["outcome"] == "cancelled"
 
 
 def test_configured_headers_reach_an_http_mcp_server(start_gateway, logs_dir, tmp_path):

@@ -67,7 +67,9 @@ async def http(traced):
 async def test_passthrough_span_tree_and_the_traceparent_the_upstream_receives(traced, http, fake_upstream):
     tag = marker()
     response = await http.post(
-        "/v1/chat/completions", json=chat("fake-model", f"hi {tag}"), headers={"X-Session-ID": "sess-42"}
+        "/v1/chat/completions",
+        json=chat("fake-model", f"hi {tag}"),
+        headers={"X-Session-ID": "sess-42", "X-Client-Request-Id": "client-7"},
     )
     assert response.status_code == 200
     trace_id = response.headers["x-trace-id"]
@@ -82,6 +84,7 @@ async def test_passthrough_span_tree_and_the_traceparent_the_upstream_receives(t
     assert server.attributes["openinference.span.kind"] == "CHAIN"
     assert server.attributes["session.id"] == "sess-42"
     assert server.attributes["gateway.request_id"] == response.headers["x-request-id"]
+    assert server.attributes["gateway.client_request_id"] == "client-7"
     assert server.attributes["gateway.routing.path"] == "passthrough"
     assert server.attributes["gateway.routing.reason"] == "default"
     assert server.attributes["http.response.status_code"] == 200

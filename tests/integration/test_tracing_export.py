@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import time
 import uuid
@@ -99,5 +98,6 @@ def test_a_dead_collector_does_not_hold_up_shutdown(start_gateway, fake_upstream
     # Spans are queued for a collector that never answers; SIGTERM must still end the
     # process cleanly before the stopper's 10 s patience runs out and it sends SIGKILL.
     gateway.process.stop()
-    # uvicorn shuts down gracefully and then re-raises SIGTERM; SIGKILL would be -9.
-    assert gateway.process.process.returncode == -signal.SIGTERM
+    # The drain hands over to uvicorn without the signal, so the exit is a clean 0 (uvicorn
+    # alone re-raises SIGTERM after its shutdown, -15); SIGKILL would be -9.
+    assert gateway.process.process.returncode == 0

@@ -8,6 +8,7 @@ The figures are printed by the tests and asserted, so a run shows what it measur
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,6 +29,10 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     #: The gateway's X-Request-Id of every complete answer.
     request_ids: list[str] = field(default_factory=list)
+    #: The gateway's X-Request-Id of every answer, complete or not.
+    answered_ids: list[str] = field(default_factory=list)
+    #: The OpenAI error code of each answer that carried one (an error body, or a stream's last event).
+    error_codes: Counter[str] = field(default_factory=Counter)
 
     def p(self, quantile: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -80,6 +85,10 @@ async def run_load(
                 continue
             result.latencies_ms.append((time.perf_counter() - started) * 1000)
             result.statuses[response.status_code] += 1
+            result.answered_ids.append(response.headers.get("x-request-id", ""))
+            code = _error_code(payload)
+            if code is not None:
+                result.error_codes[code] += 1
             if response.status_code == 200 and _is_whole(payload, bool(body.get("stream"))):
                 result.complete += 1
                 result.request_ids.append(response.headers.get("x-request-id", ""))
@@ -87,6 +96,18 @@ async def run_load(
     async with httpx.AsyncClient(timeout=request_timeout, limits=limits) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return result
+
+
+def _error_code(payload: bytes) -> str | None:
+    """The `error.code` of a JSON error answer or of a stream's `data: {"error": ...}` event."""
+    start = payload.find(b'{"error"')
+    if start < 0:
+        return None
+    try:
+        error = json.loads(payload[start:].split(b"\n", 1)[0])["error"]
+    except (ValueError, KeyError, TypeError):
+        return "unparsable"
+    return str(error.get("code") or error.get("type"))
 
 
 def _is_whole(payload: bytes, stream: bool) -> bool:

@@ -35,6 +35,7 @@ CONTRACT_FIELDS = [
     "session_id",
     "trace_id",
     "requested_model",  # not in contract section 7's list: added for model-name routing (issue 9)
+    "client_request_id",  # wave 2 (contract section 3): the caller's own id; request_id is ours
 ]
 SECRET = "my card number is 4111 1111 1111 1111"
 
@@ -83,6 +84,18 @@ def test_a_row_survives_the_spill_file():
     back = row_from_json(row_to_json(row))
     assert back == row
     assert back["created_at"].tzinfo is not None
+
+
+def test_the_row_keeps_the_callers_own_id_beside_ours():
+    record = chat_record()
+    record.client_request_id = "client-7"
+    row = audit_row(record)
+    assert (row["request_id"], row["client_request_id"]) == ("req-1", "client-7")
+
+
+def test_a_spill_line_written_before_client_request_id_reads_back_with_none():
+    line = row_to_json({k: v for k, v in audit_row(chat_record()).items() if k != "client_request_id"})
+    assert row_from_json(line)["client_request_id"] is None
 
 
 def test_the_timestamp_keeps_its_instant():

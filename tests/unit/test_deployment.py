@@ -22,7 +22,9 @@ import yaml
 from packaging.requirements import Requirement
 
 from api.config import Settings
+from api.lifecycle.drain import CUT_GRACE_SECONDS
 from api.mcp.config import load_mcp_config
+from api.observability.export import EXPORT_TIMEOUT_SECONDS
 from tests.support.deployment_files import (
     COMPOSE_DEV_FILE,
     COMPOSE_FILE,
@@ -601,6 +603,30 @@ def test_the_image_command_serves_the_app_factory_and_its_health_check_asks_it()
     assert expose == port
     assert f"http://127.0.0.1:{port}/health'" in check
     assert SERVICES["reasoning-api"]["command"] == cmd
+
+
+def _seconds(duration: str) -> float:
+    """A compose duration (`45s`, `1m30s`) in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert "".join(n + u for n, u in parts) == duration, f"not a compose duration: {duration}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def test_the_stop_grace_period_leaves_room_for_the_drain_and_the_flush():
+    """SIGTERM → drain → cut streams end → uvicorn's wait → audit queue → spans, before SIGKILL."""
+    service = merged_services()["reasoning-api"]
+    assert service["command"][: len(SERVICES["reasoning-api"]["command"])] == SERVICES["reasoning-api"]["command"]
+    command = SERVICES["reasoning-api"]["command"]
+    graceful = float(command[command.index("--timeout-graceful-shutdown") + 1])
+    env = resolved(SERVICES["reasoning-api"])
+    drain, audit = float(env["SHUTDOWN_DRAIN_SECONDS"]), float(env["AUDIT_SHUTDOWN_DRAIN_SECONDS"])
+    store_close = 2.0  # AuditWriter.close bounds closing the store
+    needed = drain + CUT_GRACE_SECONDS + graceful + audit + store_close + EXPORT_TIMEOUT_SECONDS + 1
+    grace = _seconds(service["stop_grace_period"])
+    print(f"stop grace {grace} s, shutdown needs at most {needed} s")
+    assert grace > needed, f"stop_grace_period {grace} s leaves no room for a {needed} s shutdown"
+    assert graceful <= CUT_GRACE_SECONDS + 2, "uvicorn's own wait only bounds connections left after the drain"
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

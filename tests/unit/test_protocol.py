@@ -35,6 +35,19 @@ def test_schema_violations_name_the_field(body, param):
     assert caught.value.param.startswith(param.split(".str")[0])
 
 
+@pytest.mark.parametrize("value", ["yes", "true", "false", 1, 0, 1.0, [], {}])
+def test_stream_must_be_a_json_boolean(value):
+    with pytest.raises(InvalidRequestError) as caught:
+        validate_chat_request({"model": "m", "messages": [{"role": "user"}], "stream": value})
+    assert (caught.value.status, caught.value.type, caught.value.param) == (400, "invalid_request_error", "stream")
+
+
+@pytest.mark.parametrize(("value", "streams"), [(True, True), (False, False), (None, False)])
+def test_stream_accepts_booleans_and_null(value, streams):
+    request = validate_chat_request({"model": "m", "messages": [{"role": "user"}], "stream": value})
+    assert bool(request.stream) is streams
+
+
 def test_unknown_fields_and_content_parts_are_kept():
     body = {
         "model": "m",

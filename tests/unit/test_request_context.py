@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from starlette.types import Message, Receive, Scope, Send
 
+from api.lifecycle.drain import Drain
 from api.middleware.request_context import RequestContextMiddleware
 from api.request_record import RequestRecord
 
@@ -32,7 +33,7 @@ async def receive() -> Message:
 
 
 async def run(app, recorder: Recorder) -> None:
-    await RequestContextMiddleware(app, [recorder])(dict(SCOPE), receive, recorder.send)
+    await RequestContextMiddleware(app, [recorder], Drain(deadline=1.0))(dict(SCOPE), receive, recorder.send)
 
 
 async def test_a_stream_is_finished_just_before_its_done_frame_is_sent():

@@ -110,10 +110,18 @@ def test_prefixes_are_configurable():
     )
 
 
-def test_a_bare_prefix_is_not_a_virtual_model():
-    assert decide({**body(), "model": "reasoning/"}, None, POLICY) == RoutingDecision(
-        RoutePath.PASSTHROUGH, "default", "reasoning/"
-    )
+@pytest.mark.parametrize("model", ["reasoning/", "auto/"])
+@pytest.mark.parametrize("header", [None, "passthrough"])
+def test_a_bare_prefix_is_a_400_naming_model(model, header):
+    with pytest.raises(InvalidRequestError) as caught:
+        decide({**body(), "model": model}, header, POLICY)
+    assert (caught.value.status, caught.value.code, caught.value.param) == (400, "invalid_value", "model")
+    assert f"{model}gpt-4o" in caught.value.message
+
+
+def test_a_bare_custom_prefix_is_a_400_too():
+    with pytest.raises(InvalidRequestError):
+        decide({**body(), "model": "think:"}, None, RoutingPolicy(reasoning_prefix="think:"))
 
 
 def test_identical_inputs_give_identical_decisions():

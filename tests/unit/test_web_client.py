@@ -62,7 +62,7 @@ def test_the_form_becomes_a_streamed_sdk_call_with_the_routing_headers():
         "messages": [{"role": "user", "content": "hi"}],
         "stream": True,
         "temperature": 0,
-        "extra_headers": {"X-Routing-Mode": "reasoning", "X-Session-ID": "session-1", "X-Request-Id": "web-1"},
+        "extra_headers": {"X-Routing-Mode": "reasoning", "X-Session-ID": "session-1", "X-Client-Request-Id": "web-1"},
     }
     bare = ChatForm.model_validate(FORM).create_arguments()
     assert "temperature" not in bare  # the model's default

@@ -42,7 +42,9 @@ export class AnswerView {
   }
 
   showMeta(headers) {
-    renderMeta(this.node.querySelector(".meta"), metaFields(headers, this.phoenixUrl));
+    const fields = metaFields(headers, this.phoenixUrl);
+    if (fields.requestId) this.node.dataset.requestId = fields.requestId; // the gateway's id: its logs, its audit row
+    renderMeta(this.node.querySelector(".meta"), fields);
     this.node.dataset.state = "streaming";
   }
 

@@ -131,7 +131,9 @@ function appendUserTurn(text) {
 
 function appendAnswer(requestId) {
   const turn = $("assistant-turn").content.firstElementChild.cloneNode(true);
-  turn.dataset.requestId = requestId; // the gateway keeps it: its X-Request-Id, logs and audit row
+  // The page's id for this answer, sent as X-Client-Request-Id: the gateway keeps it beside its own
+  // X-Request-Id (which `showMeta` puts in `data-request-id` once the answer's headers arrive).
+  turn.dataset.clientRequestId = requestId;
   $("conversation").append(turn);
   scrollToBottom();
   return new AnswerView(turn, state.config.phoenix_url);
@@ -158,7 +160,7 @@ function scrollToBottom() {
   list.scrollTop = list.scrollHeight;
 }
 
-/** A random id (X-Session-ID per conversation, X-Request-Id per answer); needs no secure context. */
+/** A random id (X-Session-ID per conversation, X-Client-Request-Id per answer); needs no secure context. */
 function newId(prefix) {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return `${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
