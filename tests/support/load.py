@@ -26,6 +26,8 @@ class LoadResult:
     complete: int = 0
     resets: int = 0
     reset_samples: list[str] = field(default_factory=list)
+    #: Requests the client gave up on (its own `request_timeout`): slow, not reset.
+    timeouts: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     #: The gateway's X-Request-Id of every complete answer.
     request_ids: list[str] = field(default_factory=list)
@@ -41,7 +43,7 @@ class LoadResult:
     def summary(self) -> str:
         statuses = ", ".join(f"{status}: {count}" for status, count in sorted(self.statuses.items()))
         return (
-            f"sent {self.sent}, complete {self.complete}, resets {self.resets} ({statuses}); "
+            f"sent {self.sent}, complete {self.complete}, resets {self.resets}, timeouts {self.timeouts} ({statuses}); "
             f"p50 {self.p(0.5):.1f} ms, p99 {self.p(0.99):.1f} ms"
         )
 
@@ -78,6 +80,9 @@ async def run_load(
             try:
                 async with client.stream("POST", url, json=body, headers=request_headers) as response:
                     payload = await response.aread()
+            except httpx.TimeoutException:
+                result.timeouts += 1
+                continue
             except httpx.TransportError as exc:
                 result.resets += 1
                 if len(result.reset_samples) < 5:
