@@ -76,10 +76,18 @@ class Settings(AuditSettings):
     llm_base_url: str = Field("http://localhost:4000", description="LiteLLM proxy (or any OpenAI-compatible) URL")
     llm_api_key: SecretStr = Field(SecretStr(""), description="LiteLLM virtual key (or master key without a DB)")
     llm_connect_timeout: float = Field(5.0, gt=0)
-    llm_read_timeout: float = Field(60.0, gt=0, description="max wait for each response byte, also per chunk")
+    llm_read_timeout: float = Field(60.0, gt=0, description="max wait for each stream chunk (and response headers)")
+    llm_total_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="max time for a whole non-streamed answer (it arrives in one piece, after the model "
+        "generated all of it, so the per-chunk read timeout does not apply to it)",
+    )
     llm_write_timeout: float = Field(10.0, gt=0)
-    llm_pool_timeout: float = Field(5.0, gt=0, description="max wait for a free pooled connection")
-    llm_max_connections: int = Field(200, ge=1)
+    llm_pool_timeout: float = Field(
+        5.0, gt=0, description="max wait for a free pooled connection; then the call is 503 `overloaded`"
+    )
+    llm_max_connections: int = Field(200, ge=1, description="upstream calls in flight at once (streams included)")
     llm_max_keepalive_connections: int = Field(50, ge=0)
     llm_keepalive_expiry: float = Field(
         4.0,

@@ -38,6 +38,7 @@ from api.routing.classifier import LLMClassifier
 from api.routing.decision import RoutePath, RoutingPolicy
 from api.routing.router import Router
 from api.upstream.client import build_llm_client
+from api.upstream.deadline import AnswerDeadline
 
 _T = TypeVar("_T")
 
@@ -105,6 +106,7 @@ class ServiceContainer:
         await self.audit.start()
         self.tracing.start()
         llm = self._llm = build_llm_client(settings)
+        deadline = AnswerDeadline.from_settings(settings)
         await self.mcp.start()  # connects in the background; never delays start-up
         classifier = LLMClassifier(
             llm,
@@ -117,7 +119,7 @@ class ServiceContainer:
         )
         self._router = ObservedRouter(Router(routing_policy(settings), classifier), self.tracing, self.metrics)
         agent = ReasoningAgent(
-            AgentLLM(llm, self.tracing),
+            AgentLLM(llm, self.tracing, deadline),
             self.mcp,
             max_iterations=settings.max_reasoning_iterations,
             tool_timeout=settings.tool_timeout_seconds,
@@ -126,7 +128,7 @@ class ServiceContainer:
             metrics=self.metrics,
         )
         self.paths = {
-            RoutePath.PASSTHROUGH: PassthroughPath(llm, self.tracing),
+            RoutePath.PASSTHROUGH: PassthroughPath(llm, self.tracing, deadline),
             RoutePath.REASONING: ReasoningPath(agent),
             RoutePath.ORCHESTRATION: OrchestrationPath(),
         }
