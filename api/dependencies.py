@@ -19,6 +19,7 @@ from api.audit.store import AuditStore
 from api.audit.writer import AuditWriter, WriterLimits
 from api.config import Settings
 from api.mcp.config import load_mcp_config
+from api.mcp.connection import ProbeSettings
 from api.mcp.manager import McpManager
 from api.middleware.request_context import record_of
 from api.observability.access_log import AccessLog
@@ -80,6 +81,7 @@ class ServiceContainer:
             load_mcp_config(settings.mcp_servers_config),
             connect_timeout=settings.mcp_connect_timeout_seconds,
             refresh_interval=settings.mcp_refresh_interval_seconds,
+            probe=ProbeSettings(settings.mcp_probe_interval_seconds, settings.mcp_probe_timeout_seconds),
         )
         self.metrics.watch_mcp(self.mcp)
         self.metrics.watch_audit(self.audit)
@@ -123,6 +125,8 @@ class ServiceContainer:
             self.mcp,
             max_iterations=settings.max_reasoning_iterations,
             tool_timeout=settings.tool_timeout_seconds,
+            max_tools_per_step=settings.max_tools_per_step,
+            tool_result_max_chars=settings.tool_result_max_chars,
             step_format=settings.reasoning_step_format,
             tracing=self.tracing,
             metrics=self.metrics,

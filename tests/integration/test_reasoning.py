@@ -15,8 +15,8 @@ import openai
 import pytest
 
 from tests.conftest import TOKEN, start_demo_mcp, time_server, write_mcp_config
-from tests.support.mcp import wait_for_servers
-from tests.support.processes import ServerProcess, free_port
+from tests.support.mcp import revive, wait_for_servers
+from tests.support.processes import free_port
 
 REASONING = {"X-Routing-Mode": "reasoning"}
 HEADERS = {"Authorization": f"Bearer {TOKEN}", **REASONING}
@@ -411,7 +411,7 @@ def test_a_server_that_dies_mid_run_fails_its_tool_and_the_request_goes_on(start
         assert answer_text(payloads).startswith("Echo: ")
         wait_for_servers(gateway, {"demo": "down", "time": "up"})
         # Back on its port, the server is reconnected and its tools listed again.
-        revived = ServerProcess("demo-revived", dying.command, dying.port, dying.log_path).start("/")
+        revived = revive(dying, "demo-revived")
         try:
             listing = wait_for_servers(gateway, {"demo": "up"})
             assert "get_weather" in {t["name"] for t in listing["data"]}
