@@ -50,9 +50,10 @@ def translate_exception(exc: BaseException, upstream_url: str) -> GatewayError:
         return exc
     if isinstance(exc, openai.APIStatusError):
         return from_status(exc.status_code, exc.body, exc.response.headers)
-    if any(isinstance(link, httpx2.PoolTimeout) for link in _chain(exc)):
+    full = next((link for link in _chain(exc) if isinstance(link, httpx2.PoolTimeout)), None)
+    if full is not None:
         return ServiceUnavailableError(
-            f"The gateway is overloaded: {_describe(exc)}. Retry shortly.",
+            f"The gateway is overloaded: {full}. Retry shortly.",
             code="overloaded",
             headers={"retry-after": OVERLOADED_RETRY_AFTER},
         )

@@ -28,21 +28,22 @@ def sse_payloads(response: httpx.Response) -> list:
 
 
 @pytest.fixture(scope="module")
-def patient(start_gateway):
-    """Per-chunk read timeout 1 s, whole non-streamed answer 3 s."""
-    return start_gateway(llm_read_timeout=1, llm_total_timeout_seconds=3)
+def patient(start_gateway, fake_upstream):
+    """Per-chunk read timeout 1.5 s, whole non-streamed answer 5 s; straight to the model, so
+    the timings are the gateway's own."""
+    return start_gateway(llm_base_url=fake_upstream.base_url, llm_read_timeout=1.5, llm_total_timeout_seconds=5)
 
 
 def test_a_non_streamed_answer_slower_than_the_read_timeout_is_not_cut(patient):
     client = openai.OpenAI(base_url=patient.base_url, api_key=TOKEN, max_retries=0)
-    answer = client.chat.completions.create(model="fake-model+latency=1800", messages=user("slow but whole"))
+    answer = client.chat.completions.create(model="fake-model+latency=2500", messages=user("slow but whole"))
     assert answer.choices[0].message.content == "Echo: slow but whole"
 
 
 def test_a_non_streamed_answer_past_the_total_timeout_is_504_naming_it(patient):
     client = openai.OpenAI(base_url=patient.base_url, api_key=TOKEN, max_retries=0)
     with pytest.raises(openai.InternalServerError) as caught:
-        client.chat.completions.create(model="fake-model+latency=8000", messages=user())
+        client.chat.completions.create(model="fake-model+latency=12000", messages=user())
     assert caught.value.status_code == 504
     assert caught.value.body["type"] == "upstream_timeout"
     assert "LLM_TOTAL_TIMEOUT_SECONDS" in caught.value.body["message"]
@@ -50,9 +51,9 @@ def test_a_non_streamed_answer_past_the_total_timeout_is_504_naming_it(patient):
 
 def test_a_stream_longer_than_the_total_timeout_is_bounded_per_chunk_only(patient):
     client = openai.OpenAI(base_url=patient.base_url, api_key=TOKEN, max_retries=0)
-    # 8 chunks 500 ms apart: 4 s in all, past the 3 s total, each chunk within the 1 s read timeout.
+    # 16 chunks 400 ms apart: 6.4 s in all, past the 5 s total, each within the 1.5 s read timeout.
     chunks = list(
-        client.chat.completions.create(model="fake-model+chunks=8x500", messages=user("a b c d e f g h"), stream=True)
+        client.chat.completions.create(model="fake-model+chunks=16x400", messages=user("a b c d e f g h"), stream=True)
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Echo: a b c d e f g h"
@@ -101,7 +102,7 @@ def test_a_call_that_finds_the_pool_full_is_503_overloaded_with_retry_after(star
 @pytest.mark.parametrize("path", ["passthrough", "reasoning"])
 def test_a_broken_stream_ends_with_upstream_stream_error_then_done(start_gateway, fake_upstream, hop, path):
     gateway = start_gateway(llm_base_url=fake_upstream.base_url) if hop == "straight" else start_gateway()
-    model = "fake-model+break=3+chunks=8x5"
+    model = "fake-model+break=4+chunks=8x40"
     body = {"model": model, "messages": user("one two three four five six seven eight"), "stream": True}
     headers = {**AUTH, "X-Routing-Mode": path}
     # LiteLLM answers the first broken stream of a model group with an HTTP 500: serve it once.

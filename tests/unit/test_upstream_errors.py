@@ -1,5 +1,7 @@
 """Upstream failures as the client sees them (contract section 5)."""
 
+import asyncio
+
 import aiohttp
 import httpx2
 import openai
@@ -160,8 +162,14 @@ def test_broken_stream_is_502():
 
 
 def test_a_full_pool_is_503_overloaded_with_retry_after_not_a_timeout():
-    exc = _chained(openai.APITimeoutError(REQUEST), httpx2.PoolTimeout("all 5 upstream connections stayed busy"))
+    exc = _chained(
+        openai.APITimeoutError(REQUEST),
+        httpx2.PoolTimeout("all 5 upstream connections stayed busy"),
+        TimeoutError(),
+        asyncio.CancelledError(),  # how the wait for a slot ended, not what the client should read
+    )
     error = translate_exception(exc, URL)
+    assert "all 5 upstream connections stayed busy" in error.message
     assert isinstance(error, ServiceUnavailableError)
     assert (error.status_code, error.error_type, error.code) == (503, "service_unavailable", "overloaded")
     assert error.headers == {"retry-after": "1"}
