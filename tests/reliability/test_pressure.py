@@ -38,9 +38,17 @@ async def test_a_full_pool_answers_503_overloaded_at_once_and_frees_its_slots(fa
         llm_total_timeout_seconds=4,
     )
     try:
-        result = await run_load(
-            gateway.base_url + "/chat/completions", stalled, requests=CALLS, concurrency=CALLS, headers=AUTH
+
+        async def readiness_while_full() -> httpx.Response:
+            await asyncio.sleep(1)  # the stalled calls hold every slot by now
+            async with httpx.AsyncClient(timeout=10) as http:
+                return await http.get(gateway.url + "/health/ready")
+
+        result, ready = await asyncio.gather(
+            run_load(gateway.base_url + "/chat/completions", stalled, requests=CALLS, concurrency=CALLS, headers=AUTH),
+            readiness_while_full(),
         )
+        upstream = ready.json()["components"]["upstream"]
         fastest_refusals_ms = sorted(result.latencies_ms)[: CALLS - POOL]
         async with httpx.AsyncClient(headers=AUTH) as http:
             after = await http.post(
@@ -49,12 +57,14 @@ async def test_a_full_pool_answers_503_overloaded_at_once_and_frees_its_slots(fa
             )
         figures = (
             f"pool {POOL}, {CALLS} stalled calls: {result.summary()}; the {CALLS - POOL} refusals "
-            f"within {max(fastest_refusals_ms):.0f} ms; a call after the load: {after.status_code}"
+            f"within {max(fastest_refusals_ms):.0f} ms; /health/ready while full: {ready.status_code} "
+            f"(upstream {upstream['status']}); a call after the load: {after.status_code}"
         )
         print(figures)
         assert result.resets == 0, figures
         assert result.statuses == {503: CALLS - POOL, 504: POOL}, figures  # 5 in flight until the total timeout
         assert max(fastest_refusals_ms) < 2000, figures  # the pool timeout (0.5 s), not the total (4 s)
+        assert (ready.status_code, upstream["status"]) == (200, "degraded"), figures  # at capacity, not down
         assert after.status_code == 200, figures  # every slot came back
     finally:
         gateway.process.stop()
