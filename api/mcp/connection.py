@@ -116,9 +116,10 @@ class ServerConnection:
                     if not was_up or self.state == "up":
                         self.error = _describe(exc)
                 finally:
-                    self._lose()
+                    self._client = None
             if deadline.cancelled_caught and not was_up:
                 self.error = f"no answer within {self.connect_timeout:g} s"
+            self._lose()  # not on shutdown (cancelled): the calls' own requests are going too
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
