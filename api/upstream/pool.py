@@ -25,16 +25,10 @@ class PoolAdmission(httpx2.AsyncBaseTransport):
         self.max_connections = max_connections
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        pool_timeout = request.extensions.get("timeout", {}).get("pool")
-        try:
-            async with asyncio.timeout(pool_timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise httpx2.PoolTimeout(
-                f"all {self.max_connections} upstream connections (LLM_MAX_CONNECTIONS) stayed busy "
-                f"for {pool_timeout} s (LLM_POOL_TIMEOUT)",
-                request=request,
-            ) from None
+        if self._slots.locked():
+            await self._wait_for_slot(request)
+        else:
+            await self._slots.acquire()  # free: no wait, so no timer on the hot path
         release = _Once(self._slots.release)
         try:
             response = await self._transport.handle_async_request(request)
@@ -46,6 +40,18 @@ class PoolAdmission(httpx2.AsyncBaseTransport):
         else:
             response.stream = _SlotHoldingStream(response.stream, release)
         return response
+
+    async def _wait_for_slot(self, request: httpx2.Request) -> None:
+        pool_timeout = request.extensions.get("timeout", {}).get("pool")
+        try:
+            async with asyncio.timeout(pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx2.PoolTimeout(
+                f"all {self.max_connections} upstream connections (LLM_MAX_CONNECTIONS) stayed busy "
+                f"for {pool_timeout} s (LLM_POOL_TIMEOUT)",
+                request=request,
+            ) from None
 
     async def aclose(self) -> None:
         await self._transport.aclose()
