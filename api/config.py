@@ -85,10 +85,18 @@ class Settings(AuditSettings):
     llm_base_url: str = Field("http://localhost:4000", description="LiteLLM proxy (or any OpenAI-compatible) URL")
     llm_api_key: SecretStr = Field(SecretStr(""), description="LiteLLM virtual key (or master key without a DB)")
     llm_connect_timeout: float = Field(5.0, gt=0)
-    llm_read_timeout: float = Field(60.0, gt=0, description="max wait for each response byte, also per chunk")
+    llm_read_timeout: float = Field(60.0, gt=0, description="max wait for each stream chunk (and response headers)")
+    llm_total_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="max time for a whole non-streamed answer (it arrives in one piece, after the model "
+        "generated all of it, so the per-chunk read timeout does not apply to it)",
+    )
     llm_write_timeout: float = Field(10.0, gt=0)
-    llm_pool_timeout: float = Field(5.0, gt=0, description="max wait for a free pooled connection")
-    llm_max_connections: int = Field(200, ge=1)
+    llm_pool_timeout: float = Field(
+        5.0, gt=0, description="max wait for a free pooled connection; then the call is 503 `overloaded`"
+    )
+    llm_max_connections: int = Field(200, ge=1, description="upstream calls in flight at once (streams included)")
     llm_max_keepalive_connections: int = Field(50, ge=0)
     llm_keepalive_expiry: float = Field(
         4.0,
@@ -129,7 +137,24 @@ class Settings(AuditSettings):
     tool_timeout_seconds: float = Field(30.0, gt=0, description="each MCP tool call is abandoned after this")
     mcp_connect_timeout_seconds: float = Field(10.0, gt=0)
     mcp_refresh_interval_seconds: float = Field(60.0, gt=0, description="tool lists re-read (and health checked)")
+    mcp_probe_interval_seconds: float = Field(
+        2.0, gt=0, description="while tool calls are pending, how often their server is checked for life"
+    )
+    mcp_probe_timeout_seconds: float = Field(
+        3.0,
+        gt=0,
+        description="a server that does not answer a probe within this is down and its pending calls fail at once",
+    )
     max_reasoning_iterations: int = Field(20, ge=1)
+    max_tools_per_step: int = Field(
+        10, ge=1, description="tools one reasoning step may run; the rest are refused as failed tool results"
+    )
+    tool_result_max_chars: int = Field(
+        4000,
+        ge=1,
+        description="a tool result (or error) is cut to this many characters for the model, the tool_result "
+        "event (marked truncated) and the TOOL span",
+    )
     reasoning_step_format: Literal["json_schema", "json_object"] = Field(
         "json_schema", description="how steps are requested: structured output, or JSON mode for upstreams without it"
     )
@@ -167,6 +192,12 @@ class Settings(AuditSettings):
     phoenix_api_key: SecretStr | None = Field(None, description="sent as a bearer token to a Phoenix with auth")
     trace_include_content: bool = Field(
         True, description="put prompts and answers on spans (input.value / output.value); false for privacy"
+    )
+    trace_max_attributes: int = Field(128, ge=1, description="attributes one span keeps (OpenTelemetry SpanLimits)")
+    trace_max_attribute_chars: int = Field(
+        32_768,
+        ge=1,
+        description="longest attribute value a span keeps (prompts, answers, tool output); longer ones are cut",
     )
 
     # --- metrics

@@ -22,6 +22,7 @@ from api.audit.writer import AuditWriter, WriterLimits
 from api.config import Settings
 from api.lifecycle.drain import Drain
 from api.mcp.config import load_mcp_config
+from api.mcp.connection import ProbeSettings
 from api.mcp.manager import McpManager
 from api.middleware.request_context import record_of
 from api.observability.access_log import AccessLog
@@ -41,6 +42,7 @@ from api.routing.classifier import LLMClassifier
 from api.routing.decision import RoutePath, RoutingPolicy
 from api.routing.router import Router
 from api.upstream.client import build_llm_client
+from api.upstream.deadline import AnswerDeadline
 
 _T = TypeVar("_T")
 
@@ -83,6 +85,7 @@ class ServiceContainer:
             load_mcp_config(settings.mcp_servers_config),
             connect_timeout=settings.mcp_connect_timeout_seconds,
             refresh_interval=settings.mcp_refresh_interval_seconds,
+            probe=ProbeSettings(settings.mcp_probe_interval_seconds, settings.mcp_probe_timeout_seconds),
         )
         self.metrics.watch_mcp(self.mcp)
         self.metrics.watch_audit(self.audit)
@@ -125,6 +128,7 @@ class ServiceContainer:
     def _build(self, llm: AsyncOpenAI) -> None:
         """The parts without I/O of their own, over the started clients."""
         settings = self.settings
+        deadline = AnswerDeadline.from_settings(settings)
         classifier = LLMClassifier(
             llm,
             self.tracing,
@@ -136,16 +140,18 @@ class ServiceContainer:
         )
         self._router = ObservedRouter(Router(routing_policy(settings), classifier), self.tracing, self.metrics)
         agent = ReasoningAgent(
-            AgentLLM(llm, self.tracing),
+            AgentLLM(llm, self.tracing, deadline),
             self.mcp,
             max_iterations=settings.max_reasoning_iterations,
             tool_timeout=settings.tool_timeout_seconds,
+            max_tools_per_step=settings.max_tools_per_step,
+            tool_result_max_chars=settings.tool_result_max_chars,
             step_format=settings.reasoning_step_format,
             tracing=self.tracing,
             metrics=self.metrics,
         )
         self.paths = {
-            RoutePath.PASSTHROUGH: PassthroughPath(llm, self.tracing),
+            RoutePath.PASSTHROUGH: PassthroughPath(llm, self.tracing, deadline),
             RoutePath.REASONING: ReasoningPath(agent),
             RoutePath.ORCHESTRATION: OrchestrationPath(),
         }

@@ -46,7 +46,10 @@ class UpstreamCheck:
                 options={"timeout": CHECK_TIMEOUT_SECONDS, "max_retries": 0},
             )
         except (openai.APIError, httpx2.HTTPError) as exc:
-            return ComponentHealth("down", translate_exception(exc, str(self.llm.base_url)).message)
+            error = translate_exception(exc, str(self.llm.base_url))
+            # A full pool is this replica at capacity, not the upstream gone: staying ready
+            # keeps every saturated replica from leaving the load balancer at once.
+            return ComponentHealth("degraded" if error.code == "overloaded" else "down", error.message)
         return ComponentHealth("ok")
 
 

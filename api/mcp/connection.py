@@ -5,6 +5,14 @@ it connects, lists the tools, then re-lists them every refresh interval, which d
 as a health check. Any failure (refused, timed out, process died, a call that lost the
 connection) marks the server `down` and the task reconnects with backoff, re-listing
 the tools on the way back up. Request tasks only borrow the connected client to call tools.
+
+A server that dies with its sockets (SIGKILL on this host) fails its pending calls by
+itself: the session sees the connection close. One that goes silent instead (frozen, its
+host gone, a network partition: no FIN, no RST) would leave every pending call waiting for
+TOOL_TIMEOUT_SECONDS, so while calls are pending the task probes the server (a tool
+listing; MCP's ping is gone from the current protocol) every probe interval. A probe that
+fails or gets no answer within the probe timeout marks the server `down` at once and
+fails every pending call; then the usual reconnecting with backoff.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ log = structlog.get_logger(__name__)
 ServerState = Literal["connecting", "up", "down", "disabled"]
 INITIAL_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
+#: Longest wait to close a lost connection (a silent server may never answer the goodbye).
+CLOSE_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +52,36 @@ class ToolOutcome:
     result: str | None
     error: str | None
     duration_ms: float
+    #: True when the agent cut `result` or `error` to TOOL_RESULT_MAX_CHARS.
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    """How a server with calls pending is checked for life (see the module docstring)."""
+
+    interval: float
+    timeout: float
 
 
 class ServerConnection:
-    def __init__(self, config: McpServerConfig, *, connect_timeout: float, refresh_interval: float) -> None:
+    def __init__(
+        self, config: McpServerConfig, *, connect_timeout: float, refresh_interval: float, probe: ProbeSettings
+    ) -> None:
         self.config = config
         self.connect_timeout = connect_timeout
         self.refresh_interval = refresh_interval
+        self.probe = probe
         self.state: ServerState = "connecting" if config.enabled else "disabled"
         self.error: str | None = None
         self.tools: list[Tool] = []
         self.last_refresh: datetime | None = None
         self._client: Client | None = None
-        self._broken = asyncio.Event()
+        self._broken = False
+        # Wakes the watcher: a call started (probing begins) or found the connection broken.
+        self._nudge = asyncio.Event()
+        # One cancel scope per pending call: cancelled when the connection is known lost.
+        self._pending: set[anyio.CancelScope] = set()
 
     @property
     def name(self) -> str:
@@ -64,31 +91,46 @@ class ServerConnection:
         """Keep the server connected until cancelled (the manager's background task)."""
         delay = INITIAL_BACKOFF_SECONDS
         while True:
-            # The deadline covers connecting and the first listing only. It wraps the whole
-            # exit stack because the client's task group must nest inside any cancel scope.
-            with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as connecting:
+            was_up = False
+            # The deadline covers connecting and the first listing, then closing a lost
+            # connection. It wraps the whole exit stack because the client's task group
+            # must nest inside any cancel scope.
+            with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as deadline:
                 try:
                     async with AsyncExitStack() as stack:
                         client = await self._connect(stack)
                         await self._refresh(client)
-                        connecting.deadline = math.inf
-                        self._client, self.state, self.error = client, "up", None
-                        delay = INITIAL_BACKOFF_SECONDS
+                        deadline.deadline = math.inf
+                        self._client, self.state, self.error, self._broken = client, "up", None, False
+                        was_up, delay = True, INITIAL_BACKOFF_SECONDS
                         log.info("mcp_server_up", server=self.name, tools=len(self.tools))
-                        await self._watch(client)
-                        self.error = "the connection was lost"
+                        try:
+                            self.error = await self._watch(client)
+                        except Exception as exc:
+                            # A refresh or probe failed: the server is down (handled just below).
+                            self.error = _describe(exc)
+                        self._lose()  # before closing: that may wait on the silent server
+                        deadline.deadline = anyio.current_time() + CLOSE_TIMEOUT_SECONDS
                 except Exception as exc:
                     # Background loop: whatever went wrong, the server is down until a reconnect works.
-                    self.error = _describe(exc)
+                    if not was_up or self.state == "up":
+                        self.error = _describe(exc)
                 finally:
                     self._client = None
-            if connecting.cancelled_caught:
+            if deadline.cancelled_caught and not was_up:
                 self.error = f"no answer within {self.connect_timeout:g} s"
-            if self.state != "down":
-                log.warning("mcp_server_down", server=self.name, error=self.error)
-            self.state = "down"
+            self._lose()  # not on shutdown (cancelled): the calls' own requests are going too
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+    def _lose(self) -> None:
+        """Mark the server down now and fail every pending call (idempotent)."""
+        self._client = None
+        if self.state != "down":
+            log.warning("mcp_server_down", server=self.name, error=self.error)
+        self.state = "down"
+        for scope in self._pending:
+            scope.cancel()
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
         """Call `tool`; every failure (down, lost connection, tool error) is an outcome.
@@ -106,18 +148,29 @@ class ServerConnection:
             return outcome(
                 False, error=f"MCP server '{self.name}' is {self.state}" + (f": {self.error}" if self.error else "")
             )
-        try:
-            result = await client.call_tool(tool, arguments)
-        except MCPError as exc:
-            if exc.code == CONNECTION_CLOSED:
-                self._broken.set()
-                return outcome(False, error=f"connection to MCP server '{self.name}' lost: {exc.message}")
-            return outcome(False, error=f"MCP server '{self.name}' refused the call: {exc.message} (code {exc.code})")
-        except Exception as exc:
-            # The MCP boundary: transports fail in transport-specific ways (httpx2, OS, anyio
-            # streams). All mean the connection is gone; the watcher reconnects.
-            self._broken.set()
-            return outcome(False, error=f"connection to MCP server '{self.name}' lost: {_describe(exc)}")
+        result: CallToolResult | None = None
+        with anyio.CancelScope() as pending:
+            if not self._pending:
+                self._nudge.set()  # the watcher probes while calls are pending
+            self._pending.add(pending)
+            try:
+                result = await client.call_tool(tool, arguments)
+            except MCPError as exc:
+                if exc.code == CONNECTION_CLOSED:
+                    self._break()
+                    return outcome(False, error=f"connection to MCP server '{self.name}' lost: {exc.message}")
+                return outcome(
+                    False, error=f"MCP server '{self.name}' refused the call: {exc.message} (code {exc.code})"
+                )
+            except Exception as exc:
+                # The MCP boundary: transports fail in transport-specific ways (httpx2, OS, anyio
+                # streams). All mean the connection is gone; the watcher reconnects.
+                self._break()
+                return outcome(False, error=f"connection to MCP server '{self.name}' lost: {_describe(exc)}")
+            finally:
+                self._pending.discard(pending)
+        if result is None:  # cancelled by `_lose`: the server stopped answering
+            return outcome(False, error=f"connection to MCP server '{self.name}' lost: {self.error}")
         text = render_result(result)
         return outcome(False, error=text or "the tool reported an error") if result.is_error else outcome(True, text)
 
@@ -143,16 +196,34 @@ class ServerConnection:
                 break
         self.tools, self.last_refresh = tools, datetime.now(UTC)
 
-    async def _watch(self, client: Client) -> None:
-        """Return when the connection is known broken; raise when a refresh fails."""
-        self._broken.clear()
+    def _break(self) -> None:
+        self._broken = True
+        self._nudge.set()
+
+    async def _watch(self, client: Client) -> str:
+        """Return why, when the connection is known broken or silent; raise when a listing fails.
+
+        Idle, it re-lists the tools every refresh interval; with calls pending, every probe
+        interval too (a listing that must answer within the probe timeout).
+        """
+        next_refresh = anyio.current_time() + self.refresh_interval
         while True:
-            with anyio.move_on_after(self.refresh_interval):
-                await self._broken.wait()
-                return
-            with anyio.fail_after(self.connect_timeout):
+            probing = bool(self._pending)
+            wait = self.probe.interval if probing else next_refresh - anyio.current_time()
+            with anyio.move_on_after(max(wait, 0)):
+                await self._nudge.wait()
+            self._nudge.clear()
+            if self._broken:
+                return "the connection was lost"
+            due = anyio.current_time() >= next_refresh
+            if due or (probing and self._pending):
+                limit = self.connect_timeout if due else self.probe.timeout
                 # No context is entered here, so this scope nests cleanly.
-                await self._refresh(client)
+                with anyio.move_on_after(limit) as listing:
+                    await self._refresh(client)
+                if listing.cancelled_caught:
+                    return f"no answer within {limit:g} s"
+                next_refresh = anyio.current_time() + self.refresh_interval
 
 
 def elapsed_ms(started: float) -> float:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.mcp.config import McpServerConfig
-from api.mcp.connection import ServerConnection, ServerState, ToolOutcome
+from api.mcp.connection import ProbeSettings, ServerConnection, ServerState, ToolOutcome
 from api.mcp.naming import exposed_names
 
 
@@ -38,9 +38,16 @@ class ServerStatus:
 
 
 class McpManager:
-    def __init__(self, configs: list[McpServerConfig], *, connect_timeout: float, refresh_interval: float) -> None:
+    def __init__(
+        self,
+        configs: list[McpServerConfig],
+        *,
+        connect_timeout: float,
+        refresh_interval: float,
+        probe: ProbeSettings,
+    ) -> None:
         self.connections = [
-            ServerConnection(config, connect_timeout=connect_timeout, refresh_interval=refresh_interval)
+            ServerConnection(config, connect_timeout=connect_timeout, refresh_interval=refresh_interval, probe=probe)
             for config in configs
         ]
         self._tasks: list[asyncio.Task[None]] = []

@@ -33,7 +33,7 @@ import anyio
 import structlog
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -62,6 +62,24 @@ SESSION_KEY = context.create_key("gateway.session_id")
 OUTCOME = "gateway.outcome"
 COMPONENT = "gateway.component"
 SESSION_ID = "session.id"
+#: Events and links per span (and attributes on each): the SDK's defaults, stated so that
+#: no OTEL_* variable changes them behind Settings' back.
+SPAN_EVENTS_LIMIT = 128
+
+
+def span_limits(settings: Settings) -> SpanLimits:
+    """Bounds on what one span holds, so a huge prompt or tool result cannot bloat the
+    export queue: every limit given explicitly (SpanLimits reads OTEL_* variables otherwise)."""
+    return SpanLimits(
+        max_attributes=settings.trace_max_attributes,
+        max_span_attributes=settings.trace_max_attributes,
+        max_attribute_length=settings.trace_max_attribute_chars,
+        max_span_attribute_length=settings.trace_max_attribute_chars,
+        max_events=SPAN_EVENTS_LIMIT,
+        max_links=SPAN_EVENTS_LIMIT,
+        max_event_attributes=SPAN_EVENTS_LIMIT,
+        max_link_attributes=SPAN_EVENTS_LIMIT,
+    )
 
 
 def outcome_of(exc: BaseException | None) -> str:
@@ -153,6 +171,7 @@ class Tracing:
         self.log_prompts = settings.log_prompts
         self._api_key = settings.phoenix_api_key.get_secret_value() if settings.phoenix_api_key else None
         self._exporter = exporter
+        self._limits = span_limits(settings)
         self._provider: TracerProvider | None = None
         self._monitored: MonitoredExporter | None = None
         self.tracer: trace.Tracer | None = None
@@ -173,7 +192,7 @@ class Tracing:
         exporter = self._exporter or otlp_exporter(str(self.endpoint), self._api_key)
         self._monitored = MonitoredExporter(exporter)
         resource = Resource.create({"service.name": SERVICE_NAME, "openinference.project.name": self.project})
-        self._provider = TracerProvider(resource=resource)
+        self._provider = TracerProvider(resource=resource, span_limits=self._limits)
         self._provider.add_span_processor(BatchSpanProcessor(self._monitored))
         self.tracer = self._provider.get_tracer("api")
 

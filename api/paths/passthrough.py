@@ -7,6 +7,10 @@ or stream chunks come back as they are. The one change on streams: we always ask
 upstream for the final usage chunk (the audit row and token metrics need it) and drop
 it again when the client did not ask for it. Each upstream call is an LLM span; its
 `traceparent` and `metadata.component` go up with the request (api/observability/tracing.py).
+
+A non-streamed call is bounded by its whole-answer deadline (LLM_TOTAL_TIMEOUT_SECONDS); a
+stream by the per-chunk read timeout, and a stream that breaks after it started ends with
+an `upstream_stream_error` event.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from api.paths.base import ChatCall, JsonResult, PathResult, StreamResult
 from api.protocol import sse_data
 from api.request_record import RequestRecord
 from api.shielded import close_shielded
-from api.upstream.errors import from_error_event, translate_exception
+from api.upstream.deadline import AnswerDeadline
+from api.upstream.errors import from_error_event, translate_exception, translate_stream_exception
 
 CHAT_COMPLETIONS = "/chat/completions"
 COMPONENT = "passthrough"  # metadata.component: how LiteLLM's and Phoenix's views tell callers apart
@@ -35,9 +40,10 @@ _UPSTREAM_FAILURES = (openai.APIError, httpx2.HTTPError)
 
 
 class PassthroughPath:
-    def __init__(self, llm: AsyncOpenAI, tracing: Tracing) -> None:
+    def __init__(self, llm: AsyncOpenAI, tracing: Tracing, deadline: AnswerDeadline) -> None:
         self.llm = llm
         self.tracing = tracing
+        self.deadline = deadline
         self.upstream_url = str(llm.base_url)
 
     async def run(self, call: ChatCall) -> PathResult:
@@ -46,7 +52,8 @@ class PassthroughPath:
         with self.tracing.llm_span(COMPONENT, call.body) as llm_call:
             started = time.perf_counter()
             try:
-                response = await self._post(llm_call)
+                with self.deadline.bound(self.upstream_url):
+                    response = await self._post(llm_call, limits=self.deadline.timeout)
             finally:
                 call.record.add_upstream_time(started)
             content = response.content
@@ -70,14 +77,19 @@ class PassthroughPath:
             raise
         return StreamResult(self._relay(response, call.record, wants_usage, started, llm_call))
 
-    async def _post(self, llm_call: LlmCall, stream: bool = False) -> httpx2.Response:
+    async def _post(
+        self, llm_call: LlmCall, stream: bool = False, limits: httpx2.Timeout | None = None
+    ) -> httpx2.Response:
         """POST the call's body (with `metadata.component`) and `traceparent` to the upstream."""
+        options: dict[str, Any] = {"headers": {**_JSON_HEADERS, **llm_call.headers}}
+        if limits is not None:
+            options["timeout"] = limits
         try:
             return await self.llm.post(
                 CHAT_COMPLETIONS,
                 cast_to=httpx2.Response,
                 content=orjson.dumps(llm_call.body),
-                options={"headers": {**_JSON_HEADERS, **llm_call.headers}},
+                options=options,
                 stream=stream,
             )
         except _UPSTREAM_FAILURES as exc:
@@ -99,7 +111,7 @@ class PassthroughPath:
                     yield forwarded
             raise UpstreamError("The upstream stream ended without [DONE].", code="upstream_stream_error")
         except _UPSTREAM_FAILURES as exc:
-            failure = translate_exception(exc, self.upstream_url)
+            failure = translate_stream_exception(exc, self.upstream_url)
             raise failure from exc
         except BaseException as exc:
             failure = exc

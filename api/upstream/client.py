@@ -5,7 +5,12 @@ from __future__ import annotations
 import httpx2
 from openai import AsyncOpenAI, DefaultAioHttpClient, DefaultAsyncHttpxClient
 
+# The SDK's own aiohttp transport (what DefaultAioHttpClient builds); imported so the pool
+# bound can wrap it. A move in a new SDK release fails start-up, never silently unbounds.
+from openai._vendor.httpx_aiohttp import AiohttpTransport
+
 from api.config import Settings
+from api.upstream.pool import PoolAdmission
 
 
 def build_llm_client(settings: Settings) -> AsyncOpenAI:
@@ -13,6 +18,8 @@ def build_llm_client(settings: Settings) -> AsyncOpenAI:
 
     The SDK defaults (600 s timeout, 2 retries) suit a script, not a gateway in front
     of LiteLLM, which already retries; the read timeout also bounds each stream chunk.
+    A call that finds all LLM_MAX_CONNECTIONS busy for LLM_POOL_TIMEOUT raises
+    `httpx2.PoolTimeout` whatever the transport (api/upstream/pool.py): 503 `overloaded`.
     """
     timeout = httpx2.Timeout(
         connect=settings.llm_connect_timeout,
@@ -27,11 +34,16 @@ def build_llm_client(settings: Settings) -> AsyncOpenAI:
         max_keepalive_connections=settings.llm_max_keepalive_connections,
         keepalive_expiry=settings.llm_keepalive_expiry,
     )
-    http_client_class = DefaultAioHttpClient if settings.llm_http_transport == "aiohttp" else DefaultAsyncHttpxClient
+    if settings.llm_http_transport == "aiohttp":
+        http_client_class, transport = DefaultAioHttpClient, AiohttpTransport(limits=limits)
+    else:
+        http_client_class, transport = DefaultAsyncHttpxClient, httpx2.AsyncHTTPTransport(limits=limits)
     return AsyncOpenAI(
         api_key=settings.llm_api_key.get_secret_value(),
         base_url=settings.llm_base_url,
         timeout=timeout,
         max_retries=settings.llm_max_retries,
-        http_client=http_client_class(timeout=timeout, limits=limits),
+        http_client=http_client_class(
+            timeout=timeout, transport=PoolAdmission(transport, settings.llm_max_connections)
+        ),
     )

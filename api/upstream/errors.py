@@ -5,8 +5,12 @@ Three shapes of failure come back from the upstream:
 - an HTTP status before any byte of the answer (`openai.APIStatusError`);
 - no answer at all: refused, reset or timed out (`openai.APIConnectionError` /
   `APITimeoutError` from SDK calls, raw `httpx2` errors while reading a raw stream);
-- an `{"error": ...}` event inside a stream (how LiteLLM reports a provider failure
-  after the stream started).
+  a call that found every pooled connection busy (`httpx2.PoolTimeout`, raised for both
+  transports by api/upstream/pool.py) is the gateway overloaded, 503 `overloaded`;
+- a stream that broke after it started: an `{"error": ...}` event inside it (how LiteLLM
+  reports a provider failure), the connection cut, or the SDK's `APIError` for either;
+  all are `upstream_stream_error` (`translate_stream_exception`), except a stream that
+  stalled past the per-chunk read timeout, which stays `upstream_timeout`.
 
 LiteLLM reports some gateway-side problems in ways an SDK user would misread (a wrong
 `LLM_API_KEY` is a 400 "No connected db."; a missing provider key is a 500 "Missing
@@ -26,6 +30,7 @@ from api.errors import (
     GatewayError,
     NotFoundError,
     RateLimitError,
+    ServiceUnavailableError,
     UpstreamConfigError,
     UpstreamError,
     UpstreamRejectedError,
@@ -35,6 +40,8 @@ from api.errors import (
 _UNKNOWN_MODEL_HINTS = ("no healthy deployments", "invalid model name", "model_not_found", "does not exist")
 _MISSING_PROVIDER_KEY_HINTS = ("missing credentials", "api_key client option must be set")
 _PROXY_KEY_REJECTED_TYPES = ("no_db_connection", "auth_error")
+#: Seconds an overloaded client is asked to wait: pooled calls are short, a slot frees soon.
+OVERLOADED_RETRY_AFTER = "1"
 
 
 def translate_exception(exc: BaseException, upstream_url: str) -> GatewayError:
@@ -43,6 +50,13 @@ def translate_exception(exc: BaseException, upstream_url: str) -> GatewayError:
         return exc
     if isinstance(exc, openai.APIStatusError):
         return from_status(exc.status_code, exc.body, exc.response.headers)
+    full = next((link for link in _chain(exc) if isinstance(link, httpx2.PoolTimeout)), None)
+    if full is not None:
+        return ServiceUnavailableError(
+            f"The gateway is overloaded: {full}. Retry shortly.",
+            code="overloaded",
+            headers={"retry-after": OVERLOADED_RETRY_AFTER},
+        )
     if _is_timeout(exc):
         return UpstreamTimeoutError(
             f"The upstream at {upstream_url} did not answer in time ({_root(exc).__class__.__name__})."
@@ -53,6 +67,22 @@ def translate_exception(exc: BaseException, upstream_url: str) -> GatewayError:
             code="upstream_unreachable",
         )
     return UpstreamError(f"Unexpected upstream failure: {_describe(exc)}")
+
+
+def translate_stream_exception(exc: BaseException, upstream_url: str) -> GatewayError:
+    """An exception raised while reading a stream that had started, as the final error event.
+
+    A stall past the per-chunk read timeout stays a timeout; anything else (the connection
+    cut, the SDK's `APIError` for an error event) is `upstream_stream_error`.
+    """
+    if isinstance(exc, GatewayError):
+        return exc
+    if _is_timeout(exc):
+        return translate_exception(exc, upstream_url)
+    if isinstance(exc, openai.APIError) and not isinstance(exc, openai.APIConnectionError | openai.APIStatusError):
+        # The SDK raises a bare APIError for an `{"error": ...}` event it read.
+        return from_error_event({"error": exc.body if isinstance(exc.body, dict) else exc.message})
+    return UpstreamError(f"The upstream stream broke after it started: {_describe(exc)}", code="upstream_stream_error")
 
 
 def from_status(status: int, body: object, headers: Mapping[str, str]) -> GatewayError:

@@ -15,8 +15,8 @@ import openai
 import pytest
 
 from tests.conftest import TOKEN, start_demo_mcp, time_server, write_mcp_config
-from tests.support.mcp import wait_for_servers
-from tests.support.processes import ServerProcess, free_port
+from tests.support.mcp import revive, wait_for_servers
+from tests.support.processes import free_port
 
 REASONING = {"X-Routing-Mode": "reasoning"}
 HEADERS = {"Authorization": f"Bearer {TOKEN}", **REASONING}
@@ -411,7 +411,7 @@ def test_a_server_that_dies_mid_run_fails_its_tool_and_the_request_goes_on(start
         assert answer_text(payloads).startswith("Echo: ")
         wait_for_servers(gateway, {"demo": "down", "time": "up"})
         # Back on its port, the server is reconnected and its tools listed again.
-        revived = ServerProcess("demo-revived", dying.command, dying.port, dying.log_path).start("/")
+        revived = revive(dying, "demo-revived")
         try:
             listing = wait_for_servers(gateway, {"demo": "up"})
             assert "get_weather" in {t["name"] for t in listing["data"]}
@@ -484,3 +484,22 @@ def test_json_mode_steps_for_upstreams_without_structured_output(start_gateway, 
     assert events[-1]["metadata"] == {"total_steps": 2, "stop_reason": "finished"}
     steps = [r for r in fake_upstream.requests_with(tag) if "response_format" in r["body"]]
     assert {r["body"]["response_format"]["type"] for r in steps} == {"json_object"}
+
+
+def test_tools_past_the_step_limit_are_refused_and_long_results_cut(start_gateway, mcp_config, fake_upstream):
+    gateway = start_gateway(mcp_servers_config=mcp_config, max_tools_per_step=1, tool_result_max_chars=12)
+    wait_for_servers(gateway, {"demo": "up"})
+    tag = marker()
+    events = reasoning_events(stream(gateway, ask("two_tools", tag)))  # get_weather + get_stock_price at once
+    weather, stock = next(e for e in events if e["type"] == "tool_result")["metadata"]["tool_results"]
+    assert (weather["tool_name"], weather["success"], weather["truncated"]) == ("get_weather", True, True)
+    assert len(weather["result"]) == 12 + len(" …[truncated]")
+    assert weather["result"].endswith(" …[truncated]")
+    assert (stock["tool_name"], stock["success"]) == ("get_stock_price", False)
+    assert "MAX_TOOLS_PER_STEP" in stock["error"]
+    assert "truncated" not in stock
+    # The model is shown the same cut result and the refusal, and can ask again.
+    next_step = [r for r in fake_upstream.requests_with(tag) if "response_format" in r["body"]][1]
+    fed_back = next_step["body"]["messages"][-1]["content"]
+    assert weather["result"] in fed_back
+    assert "MAX_TOOLS_PER_STEP" in fed_back

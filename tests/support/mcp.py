@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import TOKEN
+from tests.support.processes import ServerProcess
 
 
 def wait_for_servers(gateway: Any, states: dict[str, str], timeout: float = 30.0) -> dict:
@@ -21,3 +22,8 @@ def wait_for_servers(gateway: Any, states: dict[str, str], timeout: float = 30.0
         if time.monotonic() > deadline:
             raise AssertionError(f"MCP servers never reached {states}: {listing['servers']}")
         time.sleep(0.2)
+
+
+def revive(server: ServerProcess, name: str) -> ServerProcess:
+    """A server that died, started again on its port with the same command (and log)."""
+    return ServerProcess(name, server.command, server.port, server.log_path).start("/")

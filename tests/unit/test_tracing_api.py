@@ -222,3 +222,15 @@ def test_the_documented_reasoning_recipe_gives_the_contracts_tree(tracing, expor
         for s in spans
         if s.name != "tool search" and "metadata" in s.attributes
     } == {"reasoning-agent"}
+
+
+def test_span_limits_cut_long_values_and_cap_the_attribute_count(exporter):
+    tracing = Tracing(settings(trace_max_attribute_chars=16, trace_max_attributes=4), exporter)
+    tracing.start()
+    with tracing.span("bounded") as span:
+        span.set_attributes({f"extra.{i}": i for i in range(10)})
+        span.set_attribute("output.value", "z" * 1000)  # the newest: the oldest are dropped
+    bounded = finished(tracing, exporter)["bounded"]
+    assert bounded.attributes["output.value"] == "z" * 16
+    assert len(bounded.attributes) == 4
+    asyncio.run(tracing.shutdown())

@@ -1,5 +1,8 @@
 """Upstream failures as the client sees them (contract section 5)."""
 
+import asyncio
+
+import aiohttp
 import httpx2
 import openai
 import pytest
@@ -7,12 +10,13 @@ import pytest
 from api.errors import (
     NotFoundError,
     RateLimitError,
+    ServiceUnavailableError,
     UpstreamConfigError,
     UpstreamError,
     UpstreamRejectedError,
     UpstreamTimeoutError,
 )
-from api.upstream.errors import from_error_event, from_status, translate_exception
+from api.upstream.errors import from_error_event, from_status, translate_exception, translate_stream_exception
 
 URL = "http://litellm:4000"
 
@@ -152,3 +156,53 @@ def test_aiohttp_socket_timeout_is_504():
 def test_broken_stream_is_502():
     error = translate_exception(httpx2.ReadError("payload not completed"), URL)
     assert type(error) is UpstreamError
+
+
+# ---- overload and broken streams ---------------------------------------------------------
+
+
+def test_a_full_pool_is_503_overloaded_with_retry_after_not_a_timeout():
+    exc = _chained(
+        openai.APITimeoutError(REQUEST),
+        httpx2.PoolTimeout("all 5 upstream connections stayed busy"),
+        TimeoutError(),
+        asyncio.CancelledError(),  # how the wait for a slot ended, not what the client should read
+    )
+    error = translate_exception(exc, URL)
+    assert "all 5 upstream connections stayed busy" in error.message
+    assert isinstance(error, ServiceUnavailableError)
+    assert (error.status_code, error.error_type, error.code) == (503, "service_unavailable", "overloaded")
+    assert error.headers == {"retry-after": "1"}
+    assert error.retryable
+    assert URL not in error.message
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx2.ReadError("payload not completed"),
+        httpx2.RemoteProtocolError("peer closed connection without sending complete message body"),
+        _chained(httpx2.ReadError("x"), aiohttp.ClientPayloadError("Response payload is not completed")),
+    ],
+)
+def test_a_stream_cut_after_it_started_is_upstream_stream_error(exc):
+    error = translate_stream_exception(exc, URL)
+    assert (error.status_code, error.code) == (502, "upstream_stream_error")
+    assert "broke after it started" in error.message
+
+
+def test_an_error_event_read_by_the_sdk_is_upstream_stream_error_with_its_message():
+    exc = openai.APIError("provider hung up", REQUEST, body={"message": "provider hung up", "type": None})
+    error = translate_stream_exception(exc, URL)
+    assert error.code == "upstream_stream_error"
+    assert "provider hung up" in error.message
+
+
+def test_a_stream_that_stalls_stays_a_timeout():
+    error = translate_stream_exception(httpx2.ReadTimeout("no chunk"), URL)
+    assert isinstance(error, UpstreamTimeoutError)
+
+
+def test_gateway_errors_raised_inside_a_stream_are_kept():
+    own = UpstreamError("The upstream stream ended without [DONE].", code="upstream_stream_error")
+    assert translate_stream_exception(own, URL) is own

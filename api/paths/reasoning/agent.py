@@ -49,6 +49,8 @@ class ReasoningAgent:
         *,
         max_iterations: int,
         tool_timeout: float,
+        max_tools_per_step: int,
+        tool_result_max_chars: int,
         step_format: str,
         tracing: Tracing,
         metrics: Metrics,
@@ -58,7 +60,14 @@ class ReasoningAgent:
         self.max_iterations = max_iterations
         self.tracing = tracing
         self.steps = StepGenerator(llm, step_format)
-        self.tools = ToolRunner(mcp, tool_timeout, tracing, metrics)
+        self.tools = ToolRunner(
+            mcp,
+            tool_timeout,
+            tracing,
+            metrics,
+            max_tools=max_tools_per_step,
+            max_result_chars=tool_result_max_chars,
+        )
 
     async def run(self, call: ChatCall) -> AsyncIterator[AgentOutput]:
         """The loop, as an AGENT span holding one CHAIN span per step and the answer's LLM span."""

@@ -17,7 +17,6 @@ from api.paths.reasoning.events import ToolCallResult
 from api.paths.reasoning.schema import ReasoningStep
 from api.prompts import render
 
-MAX_TOOL_RESULT_CHARS = 4000
 # Sampling fields of the client's request that every agent call honours; the answer call
 # also honours the length and stop controls (a step cut short would not be valid JSON).
 STEP_SAMPLING = ("temperature", "top_p", "seed", "frequency_penalty", "presence_penalty", "user")
@@ -92,7 +91,5 @@ def _result_for_model(result: ToolCallResult) -> str:
     call = f"{result.prediction.tool_name}({orjson.dumps(result.prediction.arguments).decode()})"
     if not result.outcome.success:
         return f"- {call} failed: {result.outcome.error}"
-    text = result.outcome.result or ""
-    if len(text) > MAX_TOOL_RESULT_CHARS:
-        text = text[:MAX_TOOL_RESULT_CHARS] + " …[truncated]"
-    return f"- {call} → {text}"
+    # Already cut to TOOL_RESULT_MAX_CHARS where it entered the agent (bounds.py).
+    return f"- {call} → {result.outcome.result or ''}"

@@ -89,20 +89,24 @@ def tool_result(iteration: int, results: list[ToolCallResult]) -> ReasoningEvent
     return ReasoningEvent(
         "tool_result",
         iteration,
-        {
-            "tool_results": [
-                {
-                    "tool_name": r.prediction.tool_name,
-                    "success": r.outcome.success,
-                    "result": r.outcome.result,
-                    "error": r.outcome.error,
-                    "execution_time_ms": r.outcome.duration_ms,
-                }
-                for r in results
-            ]
-        },
+        {"tool_results": [_result_entry(r) for r in results]},
         calls=tuple(_call(r.prediction.tool_name, r.prediction.arguments) for r in results),
     )
+
+
+def _result_entry(result: ToolCallResult) -> dict[str, Any]:
+    """One `tool_results` entry; `truncated: true` only on a result cut to TOOL_RESULT_MAX_CHARS."""
+    outcome = result.outcome
+    entry = {
+        "tool_name": result.prediction.tool_name,
+        "success": outcome.success,
+        "result": outcome.result,
+        "error": outcome.error,
+        "execution_time_ms": outcome.duration_ms,
+    }
+    if outcome.truncated:
+        entry["truncated"] = True
+    return entry
 
 
 def iteration_complete(iteration: int, had_tools: bool) -> ReasoningEvent:

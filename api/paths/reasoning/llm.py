@@ -1,6 +1,8 @@
 """The agent's LLM calls, through the shared client: each one an LLM span (component
 `reasoning-agent`, `traceparent` to the upstream), usage and upstream time recorded,
-failures translated into `GatewayError`s at this boundary."""
+failures translated into `GatewayError`s at this boundary. A step (non-streamed) has the
+whole-answer deadline; the answer stream the per-chunk read timeout, and a break after it
+started is `upstream_stream_error`."""
 
 from __future__ import annotations
 
@@ -16,16 +18,18 @@ from api.observability.tracing import Tracing
 from api.paths.base import ChatCall
 from api.paths.reasoning.conversation import Message
 from api.shielded import close_shielded
-from api.upstream.errors import translate_exception
+from api.upstream.deadline import AnswerDeadline
+from api.upstream.errors import translate_exception, translate_stream_exception
 
 COMPONENT = "reasoning-agent"
 _FAILURES = (openai.APIError, httpx2.HTTPError)
 
 
 class AgentLLM:
-    def __init__(self, llm: AsyncOpenAI, tracing: Tracing) -> None:
+    def __init__(self, llm: AsyncOpenAI, tracing: Tracing, deadline: AnswerDeadline) -> None:
         self.llm = llm
         self.tracing = tracing
+        self.deadline = deadline
         self.upstream_url = str(llm.base_url)
 
     async def complete(self, call: ChatCall, messages: list[Message], params: dict[str, Any], name: str) -> str:
@@ -34,9 +38,10 @@ class AgentLLM:
         with self.tracing.llm_span(COMPONENT, request, name) as span:
             started = time.perf_counter()
             try:
-                response = await self.llm.chat.completions.create(
-                    **request, extra_headers=span.headers, extra_body=span.extra_body
-                )
+                with self.deadline.bound(self.upstream_url):
+                    response = await self.llm.chat.completions.create(
+                        **request, extra_headers=span.headers, extra_body=span.extra_body, timeout=self.deadline.timeout
+                    )
             except _FAILURES as exc:
                 raise translate_exception(exc, self.upstream_url) from exc
             finally:
@@ -56,13 +61,16 @@ class AgentLLM:
             started = time.perf_counter()
             answer: list[str] = []
             try:
-                stream = await self.llm.chat.completions.create(
-                    **request,
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    extra_headers=span.headers,
-                    extra_body=span.extra_body,
-                )
+                try:
+                    stream = await self.llm.chat.completions.create(
+                        **request,
+                        stream=True,
+                        stream_options={"include_usage": True},
+                        extra_headers=span.headers,
+                        extra_body=span.extra_body,
+                    )
+                except _FAILURES as exc:
+                    raise translate_exception(exc, self.upstream_url) from exc
                 try:
                     async for chunk in stream:
                         if chunk.usage is not None:
@@ -73,10 +81,10 @@ class AgentLLM:
                             if choice.delta.content or choice.finish_reason:
                                 answer.append(choice.delta.content or "")
                                 yield choice.delta.content or "", choice.finish_reason
+                except _FAILURES as exc:
+                    raise translate_stream_exception(exc, self.upstream_url) from exc
                 finally:
                     await close_shielded(stream.close)
-            except _FAILURES as exc:
-                raise translate_exception(exc, self.upstream_url) from exc
             finally:
                 call.record.add_upstream_time(started)
             span.set_result(output="".join(answer))

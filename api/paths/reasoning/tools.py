@@ -1,8 +1,10 @@
 """Running the tools a step asked for: concurrently when it says so, each with a timeout.
 
-Nothing here raises for a failed tool: an unknown name, a server that is down, a timeout
-or a tool error all become a `ToolCallResult` with `success: false`, fed back to the model.
-Each call is a TOOL span and counts in `tool_calls_total` / `tool_call_duration_seconds`.
+Nothing here raises for a failed tool: an unknown name, a server that is down, a timeout,
+a tool error or a call over MAX_TOOLS_PER_STEP all become a `ToolCallResult` with
+`success: false`, fed back to the model. Results are cut to TOOL_RESULT_MAX_CHARS as they
+arrive (bounds.py). Each call is a TOOL span and counts in `tool_calls_total` /
+`tool_call_duration_seconds`.
 """
 
 from __future__ import annotations
@@ -16,18 +18,36 @@ from api.mcp.connection import ToolOutcome, elapsed_ms
 from api.mcp.manager import McpManager, ToolSpec
 from api.observability.metrics import Metrics
 from api.observability.tracing import Tracing
+from api.paths.reasoning.bounds import cap_outcome, split_at_limit
 from api.paths.reasoning.events import ToolCallResult
 from api.paths.reasoning.schema import ToolPrediction
 
 
 class ToolRunner:
-    def __init__(self, mcp: McpManager, timeout: float, tracing: Tracing, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        mcp: McpManager,
+        timeout: float,
+        tracing: Tracing,
+        metrics: Metrics,
+        *,
+        max_tools: int,
+        max_result_chars: int,
+    ) -> None:
         self.mcp = mcp
         self.timeout = timeout
         self.tracing = tracing
         self.metrics = metrics
+        self.max_tools = max_tools
+        self.max_result_chars = max_result_chars
 
     async def run(
+        self, predictions: Sequence[ToolPrediction], concurrent: bool, tools: dict[str, ToolSpec]
+    ) -> list[ToolCallResult]:
+        to_run, refused = split_at_limit(predictions, self.max_tools)
+        return [*await self._run(to_run, concurrent, tools), *refused]
+
+    async def _run(
         self, predictions: Sequence[ToolPrediction], concurrent: bool, tools: dict[str, ToolSpec]
     ) -> list[ToolCallResult]:
         if not concurrent or len(predictions) < 2:
@@ -58,6 +78,7 @@ class ToolRunner:
                 label = "timeout"
             else:
                 label = "ok" if outcome.success else "error"
+            outcome = cap_outcome(outcome, self.max_result_chars)
             self.metrics.tool_call(spec.server, spec.tool, label, outcome.duration_ms / 1000)
             span.set_attribute("gateway.tool.outcome", label)
             self.tracing.set_output(span, outcome.result if outcome.success else outcome.error)
