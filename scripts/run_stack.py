@@ -51,6 +51,8 @@ LITELLM_VARS = ("OPENAI_API_KEY", "LITELLM_MASTER_KEY", "PHOENIX_COLLECTOR_HTTP_
 # What the runner itself reads from .env (or the shell).
 RUNNER_VARS = ("FAKE_MODEL_PORT",)
 PHOENIX_CALLBACK = "arize_phoenix"
+#: The API's shutdown drain under `make run` (the default, 20 s, is for deployments).
+LOCAL_DRAIN_SECONDS = 2
 # What honcho's Manager reports after it was told to stop by SIGINT / SIGTERM.
 STOP_SIGNAL_CODES = (130, 143)
 
@@ -138,6 +140,10 @@ def main() -> int:
     # the app's environment first on PATH so stdio MCP servers installed there are found.
     api_path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     api_env = {**os.environ, "PATH": api_path, "PYTHONUNBUFFERED": "1"}
+    # honcho SIGKILLs what still runs 5 s after Ctrl-C: keep the API's drain inside that,
+    # unless .env or the shell say otherwise.
+    if "SHUTDOWN_DRAIN_SECONDS" not in env and "SHUTDOWN_DRAIN_SECONDS" not in os.environ:
+        api_env["SHUTDOWN_DRAIN_SECONDS"] = str(LOCAL_DRAIN_SECONDS)
     if PHOENIX_BIN.exists():
         add_phoenix(manager, env, litellm_env, api_env)
     else:
@@ -165,7 +171,8 @@ def main() -> int:
     )
     manager.add_process(
         "api",
-        f"{venv_bin / 'uvicorn'} --factory api.main:create_app --host 127.0.0.1 --port 8000 --timeout-keep-alive 75",
+        f"{venv_bin / 'uvicorn'} --factory api.main:create_app --host 127.0.0.1 --port 8000"
+        " --timeout-keep-alive 75 --timeout-graceful-shutdown 5",
         env=api_env,
         cwd=str(REPO),
     )
