@@ -193,6 +193,92 @@ def test_stop_while_the_agent_plans_its_first_step(page, web_client, agent_gatew
     line = agent_gateway.access_line(client_request_id=turn.get_attribute("data-client-request-id"))
     assert (line["outcome"], line["status"], line["route"]) == ("cancelled", 499, "reasoning")
     assert line["latency_ms"] < 5000
+    # The page does not pretend the agent is still thinking.
+    expect(turn.get_by_test_id("reasoning-pending")).to_have_text("stopped before the first step")
+    expect(turn.get_by_test_id("reasoning-summary")).to_have_text("· stopped")
+    assert "thinking…" not in turn.inner_text()
+
+
+def test_stop_while_tools_run_leaves_nothing_marked_running(page, web_client, agent_gateway):
+    # Two tools at once; slow_operation would take 30 s (the gateway's tool timeout is 5 s).
+    open_chat(page, web_client, mode="reasoning", model="fake-model+agent=weather_then_slow")
+    turn = send(page, f"Weather and something slow {marker()}")
+    step = turn.locator("[data-testid=step-card][data-step='1']")
+    expect(step.get_by_test_id("step-status")).to_have_text("running tools concurrently…")
+    expect(step.locator("[data-testid=tool-call][data-state=running]")).to_have_count(2)
+
+    page.get_by_test_id("stop").click()
+
+    expect(turn).to_have_attribute("data-state", "stopped")
+    expect(step).to_have_attribute("data-state", "stopped")
+    expect(step.get_by_test_id("step-status")).to_have_text("stopped")
+    calls = step.get_by_test_id("tool-call")
+    for index in range(2):
+        expect(calls.nth(index)).to_have_attribute("data-state", "stopped")
+        expect(calls.nth(index).get_by_test_id("tool-outcome")).to_have_text("stopped")
+    expect(turn.get_by_test_id("reasoning-summary")).to_have_text("· stopped at step 1")
+    shown = turn.inner_text()
+    print(f"after Stop: {shown!r}")
+    assert "running" not in shown
+    assert "thinking…" not in shown
+    line = agent_gateway.access_line(turn.get_attribute("data-request-id"))
+    assert line["outcome"] == "cancelled"
+
+
+def test_an_answer_that_fails_mid_reasoning_leaves_nothing_marked_running(page, web_client):
+    """The view itself, in the browser: a step with a tool under way, then the stream ends in an error."""
+    page.goto(web_client.url)
+    shown = page.evaluate(
+        """async () => {
+            const { ReasoningView } = await import("/static/reasoning.js");
+            const turn = document.getElementById("assistant-turn").content.firstElementChild.cloneNode(true);
+            document.body.append(turn);
+            const view = new ReasoningView(turn.querySelector(".reasoning"));
+            view.expect();
+            view.apply({ type: "iteration_start", step_iteration: 1 });
+            view.apply({ type: "tool_execution_start", step_iteration: 1,
+                         metadata: { tool_predictions: [{ tool_name: "get_weather", arguments: {} }] } });
+            const before = turn.querySelector(".reasoning").innerText;
+            view.settle("interrupted");
+            return { before, after: turn.querySelector(".reasoning").innerText,
+                     states: [...turn.querySelectorAll("[data-state]")].map((node) => node.dataset.state) };
+        }"""
+    )
+    assert "running tools…" in shown["before"]
+    assert "running" not in shown["after"]
+    assert "thinking…" not in shown["after"]
+    assert "· interrupted at step 1" in shown["after"]
+    assert shown["states"] == ["stopped", "stopped"]  # the step, its tool call
+
+
+NOTE_WHEN_PENDING_AND_FIRST_STEP_APPEAR = """() => {
+    window.__seen = {};
+    const note = (name) => { window.__seen[name] ??= performance.now(); };
+    new MutationObserver(() => {
+        if (document.querySelector("[data-testid=reasoning-pending]:not([hidden])")) note("pending");
+        if (document.querySelector("[data-testid=step-card]")) note("step");
+    }).observe(document.getElementById("conversation"), { subtree: true, childList: true, attributes: true });
+}"""
+
+
+def test_a_reasoning_request_shows_thinking_at_once_before_its_first_step(page, web_client):
+    # 800 ms per LLM call: the gateway says nothing until the first step is planned.
+    open_chat(page, web_client, mode="reasoning", model="fake-model+agent=weather+latency=800")
+    page.evaluate(NOTE_WHEN_PENDING_AND_FIRST_STEP_APPEAR)
+    turn = send(page, f"What is the weather in Paris? {marker()}")
+
+    pending = turn.get_by_test_id("reasoning-pending")
+    expect(pending).to_be_visible()
+    expect(pending).to_have_text("thinking… (planning the first step)")
+    expect(turn.get_by_test_id("reasoning-summary")).to_have_text("· thinking…")
+    # Replaced by the step cards once the events come.
+    expect(turn.get_by_test_id("step-card").first).to_be_visible()
+    expect(pending).to_be_hidden()
+    expect(turn).to_have_attribute("data-state", "done")
+    expect(turn.get_by_test_id("reasoning-summary")).to_have_text("· 2 steps, finished")
+    seen = page.evaluate("window.__seen")
+    print(f"'thinking…' shown {seen['step'] - seen['pending']:.0f} ms before the first step card")
+    assert seen["step"] - seen["pending"] > 500, seen
 
 
 # ---- errors ----------------------------------------------------------------------------------
@@ -400,6 +486,23 @@ def test_enter_sends_and_shift_enter_starts_a_new_line(page, web_client, fake_up
     prompt.press("Enter")
     expect(page.get_by_test_id("assistant-turn").last).to_have_attribute("data-state", "done")
     assert fake_upstream.request_with(tag)["body"]["messages"][-1]["content"] == f"line one\nline two {tag}"
+
+
+def test_esc_stops_a_running_answer(page, web_client, agent_gateway, fake_upstream):
+    tag = marker()
+    open_chat(page, web_client, mode="passthrough", model="fake-model+chunks=200x50")
+    prompt = page.get_by_test_id("prompt")
+    prompt.fill(f"Tell me a long story {tag}")
+    prompt.press("Enter")
+    turn = page.get_by_test_id("assistant-turn").last
+    expect(turn.get_by_test_id("answer")).to_contain_text("Echo:")
+
+    page.keyboard.press("Escape")
+
+    expect(turn).to_have_attribute("data-state", "stopped")
+    expect(page.get_by_test_id("send")).to_be_visible()
+    assert wait_for_event(fake_upstream, tag, "disconnected", timeout=3.0) < 3.0
+    assert agent_gateway.access_line(turn.get_attribute("data-request-id"))["outcome"] == "cancelled"
 
 
 # ---- trace links ---------------------------------------------------------------------------

@@ -91,6 +91,7 @@ export class AnswerView {
   /** The answer ended: "done", "stopped" or "error". */
   finish(state) {
     this.render();
+    this.reasoning.settle({ done: null, stopped: "stopped", error: "interrupted" }[state]);
     this.node.dataset.state = state;
     this.node.querySelector(".meta .pending")?.remove();
     this.node.querySelector(".note").hidden = state !== "stopped";

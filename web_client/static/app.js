@@ -28,6 +28,30 @@ function bindControls() {
   });
   $("stop").addEventListener("click", () => state.controller?.abort());
   $("new-chat").addEventListener("click", newChat);
+  $("settings-toggle").addEventListener("click", () => setSettingsOpen(!settingsDrawerOpen()));
+  // A tap in the conversation or the composer puts the drawer away, as on any phone.
+  document.querySelector(".chat").addEventListener("pointerdown", () => setSettingsOpen(false));
+  // Esc closes the settings drawer when it is open, else stops the answer in flight.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.isComposing) return;
+    if (settingsDrawerOpen()) {
+      setSettingsOpen(false);
+      $("settings-toggle").focus();
+    } else {
+      state.controller?.abort();
+    }
+  });
+}
+
+/** The settings are a drawer only on narrow screens, where app.css shows the Settings button. */
+function settingsDrawerOpen() {
+  return $("settings").classList.contains("open") && $("settings-toggle").offsetParent !== null;
+}
+
+function setSettingsOpen(open) {
+  $("settings").classList.toggle("open", open);
+  $("settings-toggle").setAttribute("aria-expanded", String(open));
+  if (open) $("routing-mode").focus();
 }
 
 async function loadConfig() {
@@ -86,6 +110,8 @@ async function send() {
   appendUserTurn(text);
   history.push({ role: "user", content: text });
   const answer = appendAnswer(request.request_id);
+  // The agent answers nothing until its first step is planned: show that it is at work.
+  if (request.routing_mode === "reasoning" || request.model.startsWith("reasoning/")) answer.reasoning.expect();
   state.controller = new AbortController();
   setBusy(true);
   try {

@@ -9,12 +9,22 @@ export class ReasoningView {
     this.section = section;
     this.steps = section.querySelector(".steps");
     this.summary = section.querySelector(".reasoning-summary");
+    this.pending = section.querySelector(".reasoning-pending");
     this.cards = new Map();
+    this.complete = false; // reasoning_complete arrived
+  }
+
+  /** A reasoning request was sent: say so at once, the agent's first step can take seconds. */
+  expect() {
+    this.section.hidden = false;
+    this.pending.hidden = false;
+    this.summary.textContent = "· thinking…";
   }
 
   /** Apply one reasoning event; unknown types are ignored (a newer gateway may add some). */
   apply(event) {
     this.section.hidden = false;
+    this.pending.hidden = true;
     const render = RENDERERS[event.type];
     if (render) render(this, event, event.metadata || {});
   }
@@ -27,6 +37,29 @@ export class ReasoningView {
       this.steps.append(card);
     }
     return this.cards.get(step);
+  }
+
+  /**
+   * The answer ended. `label` null: it completed; "stopped" or "interrupted": it ended before
+   * the reasoning did, and no step or tool call may still claim to be thinking or running.
+   */
+  settle(label) {
+    if (!this.pending.hidden) {
+      if (label === "stopped") this.pending.textContent = "stopped before the first step";
+      else this.section.hidden = true; // no reasoning came (an error says why, or another route answered)
+    }
+    if (!label) return;
+    for (const card of this.cards.values()) {
+      if (card.dataset.state === "done" || card.dataset.state === "failed") continue;
+      setState(card, "stopped", label);
+      for (const call of card.querySelectorAll(".tool-call[data-state=running]")) {
+        call.dataset.state = "stopped";
+        call.querySelector(".tool-outcome").textContent = label;
+      }
+    }
+    if (this.complete) return;
+    const last = Math.max(0, ...this.cards.keys());
+    this.summary.textContent = last ? `· ${label} at step ${last}` : `· ${label}`;
   }
 }
 
@@ -42,6 +75,7 @@ const RENDERERS = {
   },
   iteration_complete: (view, event) => setState(view.card(event.step_iteration), "done", "done"),
   reasoning_complete: (view, _event, meta) => {
+    view.complete = true;
     const reason = String(meta.stop_reason || "").replace(/_/g, " ");
     view.summary.textContent = `· ${meta.total_steps} step${meta.total_steps === 1 ? "" : "s"}, ${reason}`;
   },
