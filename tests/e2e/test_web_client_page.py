@@ -271,6 +271,7 @@ def test_a_reasoning_request_shows_thinking_at_once_before_its_first_step(page, 
     expect(pending).to_be_visible()
     expect(pending).to_have_text("thinking… (planning the first step)")
     expect(turn.get_by_test_id("reasoning-summary")).to_have_text("· thinking…")
+    page.screenshot(path=ARTIFACTS / "web-client-thinking.png")
     # Replaced by the step cards once the events come.
     expect(turn.get_by_test_id("step-card").first).to_be_visible()
     expect(pending).to_be_hidden()
