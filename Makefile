@@ -153,8 +153,8 @@ litellm_reset: ## DESTRUCTIVE: delete LiteLLM's database (every key, all usage) 
 # ---- quality ------------------------------------------------------------------------
 
 .PHONY: test
-test: install install-litellm install-browser ## Run every test but the Phoenix e2e ones: unit, integration, browser, against real processes
-	$(VENV)/bin/pytest -m "not phoenix"
+test: install install-litellm install-browser ## Run every test but the Phoenix e2e ones (unit, integration, browser, reliability); prints the figures of those that print them
+	$(VENV)/bin/pytest -m "not phoenix" -raP
 
 .PHONY: test-e2e
 test-e2e: install install-litellm install-phoenix ## Run the end-to-end tests with a real Phoenix (installs it first)
