@@ -51,8 +51,8 @@ LITELLM_VARS = ("OPENAI_API_KEY", "LITELLM_MASTER_KEY", "PHOENIX_COLLECTOR_HTTP_
 # What the runner itself reads from .env (or the shell).
 RUNNER_VARS = ("FAKE_MODEL_PORT",)
 PHOENIX_CALLBACK = "arize_phoenix"
-#: The API's shutdown drain under `make run` (the default, 20 s, is for deployments).
-LOCAL_DRAIN_SECONDS = 2
+#: The longest shutdown drain under `make run` (the default, 20 s, is for deployments).
+LOCAL_DRAIN_SECONDS = 2.0
 # What honcho's Manager reports after it was told to stop by SIGINT / SIGTERM.
 STOP_SIGNAL_CODES = (130, 143)
 
@@ -79,6 +79,15 @@ def litellm_config(source: dict, *, export_spans: bool) -> dict:
     settings = dict(source.get("litellm_settings") or {})
     settings["callbacks"] = [name for name in settings.get("callbacks") or [] if name != PHOENIX_CALLBACK]
     return {**source, "litellm_settings": settings}
+
+
+def local_drain_seconds(configured: str | None) -> str:
+    """The API's shutdown drain under honcho, which SIGKILLs what still runs 5 s after Ctrl-C:
+    the configured drain (.env.dev.example says 20 s, for deployments) capped to fit inside."""
+    try:
+        return str(min(float(configured), LOCAL_DRAIN_SECONDS)) if configured else str(LOCAL_DRAIN_SECONDS)
+    except ValueError:
+        return configured  # the API's Settings rejects it with a message naming the variable
 
 
 def workdir(name: str) -> Path:
@@ -140,10 +149,9 @@ def main() -> int:
     # the app's environment first on PATH so stdio MCP servers installed there are found.
     api_path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     api_env = {**os.environ, "PATH": api_path, "PYTHONUNBUFFERED": "1"}
-    # honcho SIGKILLs what still runs 5 s after Ctrl-C: keep the API's drain inside that,
-    # unless .env or the shell say otherwise.
-    if "SHUTDOWN_DRAIN_SECONDS" not in env and "SHUTDOWN_DRAIN_SECONDS" not in os.environ:
-        api_env["SHUTDOWN_DRAIN_SECONDS"] = str(LOCAL_DRAIN_SECONDS)
+    api_env["SHUTDOWN_DRAIN_SECONDS"] = local_drain_seconds(
+        os.environ.get("SHUTDOWN_DRAIN_SECONDS") or env.get("SHUTDOWN_DRAIN_SECONDS")
+    )
     if PHOENIX_BIN.exists():
         add_phoenix(manager, env, litellm_env, api_env)
     else:

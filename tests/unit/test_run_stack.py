@@ -53,3 +53,10 @@ def test_a_stop_the_user_asked_for_exits_zero_and_a_crash_does_not():
     assert run_stack.exit_code(130) == 0  # Ctrl-C
     assert run_stack.exit_code(143) == 0  # SIGTERM
     assert run_stack.exit_code(1) == 1  # a process died on its own: the stack stopped because of it
+
+
+def test_the_apis_drain_fits_inside_honchos_five_seconds():
+    assert run_stack.local_drain_seconds(None) == "2.0"
+    assert run_stack.local_drain_seconds("20") == "2.0"  # .env.dev.example's deployment value
+    assert run_stack.local_drain_seconds("0.5") == "0.5"
+    assert run_stack.local_drain_seconds("soon") == "soon"  # left for Settings to refuse by name
