@@ -53,7 +53,7 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         # WAL lets the audit API read while the writer inserts; NORMAL is durable across
-        # a process crash, which is what the spill file protects against too.
+        # a process crash, which is what the audit journal protects against too.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")

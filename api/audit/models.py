@@ -92,5 +92,5 @@ class AuditRow(Base):
 
 
 #: The columns of contract section 7 in its order, then `requested_model` (migration 0002) and
-#: `client_request_id` (0003): the row dict, the spill file and the API use these.
+#: `client_request_id` (0003): the row dict, the journal and the API use these.
 AUDIT_FIELDS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns if c.name != "id")

@@ -1,6 +1,6 @@
 """The audit row as a value: built from a finished `RequestRecord`, and as a JSON line.
 
-Pure functions, no I/O: the writer enqueues what `audit_row` returns, the spill file
+Pure functions, no I/O: the writer enqueues what `audit_row` returns, the journal
 holds what `row_to_json` writes, and a replay reads it back with `row_from_json`.
 """
 
@@ -30,12 +30,12 @@ def audit_row(record: RequestRecord) -> Row:
 
 
 def row_to_json(row: Row) -> bytes:
-    """One spill-file line (without the newline); `created_at` as ISO-8601 with its offset."""
+    """One journal line (without the newline); `created_at` as ISO-8601 with its offset."""
     return orjson.dumps(row)
 
 
 def row_from_json(line: bytes) -> Row:
-    """A row read back from a spill-file line; `ValueError` when the line is not one."""
+    """A row read back from a journal line; `ValueError` when the line is not one."""
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:

@@ -189,7 +189,7 @@ class AuditWriter:
                 log.error("audit_journal_sync_failed", error=str(exc))
 
     async def _collect(self) -> list[Entry]:
-        """Wait for a full batch, or for `flush_interval` after the first row; [] when idle with spilled rows."""
+        """Wait for a full batch, or for `flush_interval` after the first row; [] when idle with rows to replay."""
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         while not self._closing and self._queue.qsize() < self.limits.batch_size:
