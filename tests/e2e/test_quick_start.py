@@ -29,7 +29,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_web_client_page import open_chat, send
+from tests.support.chat_page import open_chat, send
 from tests.support.processes import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]

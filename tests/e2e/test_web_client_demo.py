@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_web_client_page import open_chat, send
+from tests.support.chat_page import open_chat, send
 
 pytestmark = pytest.mark.browser
 

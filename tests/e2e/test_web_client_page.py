@@ -5,34 +5,16 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, expect
 
 from tests.conftest import TOKEN
 from tests.e2e.conftest import ARTIFACTS
+from tests.support.chat_page import marker, open_chat, send
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.browser
-
-
-def marker() -> str:
-    return f"w-{uuid.uuid4().hex[:10]}"
-
-
-def open_chat(page: Page, web_client, *, mode: str, model: str) -> None:
-    page.goto(web_client.url)
-    expect(page.get_by_test_id("models-status")).to_contain_text("models from the gateway")
-    page.get_by_test_id("routing-mode").select_option(mode)
-    page.get_by_test_id("model-input").fill(model)
-
-
-def send(page: Page, text: str) -> Locator:
-    """Type `text`, send it, and return the new answer's turn."""
-    page.get_by_test_id("prompt").fill(text)
-    page.get_by_test_id("send").click()
-    return page.get_by_test_id("assistant-turn").last
 
 
 def wait_for_event(fake_upstream, marker_text: str, kind: str, timeout: float) -> float:

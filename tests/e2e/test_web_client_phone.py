@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_web_client_page import marker, send
+from tests.support.chat_page import marker, send
 
 pytestmark = pytest.mark.browser
 
