@@ -1,16 +1,19 @@
 """Settings: the single place the gateway reads its environment (and `.env`).
 
 Every field is read once at start-up into a `Settings` value that `create_app` passes
-down; no other module looks at `os.environ`. Misconfiguration (auth on without tokens,
+down; no other module looks at `os.environ` (`environment()` serves the clients file's
+`token_env` references). Misconfiguration (auth on without tokens,
 an unknown routing mode, a negative timeout) fails here, at start-up, with a message
 that names the variable to fix.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -19,6 +22,7 @@ from sqlalchemy.exc import ArgumentError
 RoutingMode = Literal["passthrough", "reasoning", "orchestration", "auto"]
 CommaList = Annotated[list[str], NoDecode]
 
+DEFAULT_CLIENTS_CONFIG = Path("config/clients.yaml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/audit.db"
 # The async driver each supported database is reached through.
 _ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
@@ -109,9 +113,28 @@ class Settings(AuditSettings):
         "aiohttp", description="HTTP transport of the upstream client; aiohttp holds up better under load"
     )
 
-    # --- authentication of our own clients
-    api_tokens: CommaList = Field(default_factory=list, repr=False, description="bearer tokens, comma-separated")
+    # --- our own clients: who they are, what they may do, how much (contract section 10)
+    api_tokens: CommaList = Field(
+        default_factory=list,
+        repr=False,
+        description="bearer tokens, comma-separated; each is a client `token-<hash>` with default scopes, no limits",
+    )
     require_auth: bool = True
+    clients_config: Path | None = Field(
+        None,
+        description="YAML file of named clients with scopes, allow-lists and limits "
+        "(default: config/clients.yaml when it exists)",
+    )
+    rate_limit_storage_url: str = Field(
+        "memory://",
+        description="where limit counters live: memory:// (this process) or redis://host:6379/0 (shared by replicas)",
+    )
+    audit_hash_key: SecretStr | None = Field(
+        None,
+        repr=False,
+        description="key of the audit row's prompt hash (HMAC-SHA256), so a guessed prompt cannot be confirmed "
+        "from the table; required in production",
+    )
 
     # --- routing
     default_routing_mode: RoutingMode = "passthrough"
@@ -246,7 +269,15 @@ class Settings(AuditSettings):
             )
         return targets
 
-    @field_validator("phoenix_api_key", "prometheus_multiproc_dir", mode="before")
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _limit_storage(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError(f"RATE_LIMIT_STORAGE_URL must be memory:// or redis://host:port/db, not {value!r}")
+        return value
+
+    @field_validator("phoenix_api_key", "prometheus_multiproc_dir", "clients_config", "audit_hash_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # Compose passes `${PHOENIX_API_KEY:-}`: an empty variable means no key, not an empty one.
@@ -280,9 +311,23 @@ class Settings(AuditSettings):
 
     @model_validator(mode="after")
     def _auth_needs_tokens(self) -> Settings:
-        if self.require_auth and not self.api_tokens:
+        if self.require_auth and not self.api_tokens and self.clients_path is None:
             raise ValueError(
-                "REQUIRE_AUTH is true but API_TOKENS is empty: set API_TOKENS to one or more "
-                "comma-separated bearer tokens, or set REQUIRE_AUTH=false for local development"
+                "REQUIRE_AUTH is true but there are no clients: set API_TOKENS to one or more comma-separated "
+                "bearer tokens, or CLIENTS_CONFIG to a clients file (config/clients.example.yaml), "
+                "or set REQUIRE_AUTH=false for local development"
             )
         return self
+
+    @property
+    def clients_path(self) -> Path | None:
+        """The clients file to read: CLIENTS_CONFIG, else config/clients.yaml when it exists."""
+        if self.clients_config is not None:
+            return self.clients_config
+        return DEFAULT_CLIENTS_CONFIG if DEFAULT_CLIENTS_CONFIG.exists() else None
+
+
+def environment() -> dict[str, str]:
+    """The process environment over `.env`: where a client's `token_env` variable is looked up."""
+    values = {key: value for key, value in dotenv_values(".env").items() if value is not None}
+    return {**values, **os.environ}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import Annotated, TypeVar
 
+import structlog
 from fastapi import Depends, Request
 from openai import AsyncOpenAI
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -19,11 +20,15 @@ from api.audit.journal import Journal
 from api.audit.readiness import AuditStoreCheck
 from api.audit.store import AuditStore
 from api.audit.writer import AuditWriter, WriterLimits
-from api.config import Settings
+from api.clients.gate import ClientGate
+from api.clients.model import Client
+from api.clients.registry import ClientRegistry, ClientsConfigError, load_registry
+from api.config import Settings, environment
 from api.lifecycle.drain import Drain
 from api.mcp.config import load_mcp_config
 from api.mcp.connection import ProbeSettings
 from api.mcp.manager import McpManager
+from api.middleware.auth import client_of
 from api.middleware.request_context import record_of
 from api.observability.access_log import AccessLog
 from api.observability.export import TracingCheck
@@ -45,6 +50,7 @@ from api.upstream.client import build_llm_client
 from api.upstream.deadline import AnswerDeadline
 
 _T = TypeVar("_T")
+log = structlog.get_logger("api.services")
 
 
 def routing_policy(settings: Settings) -> RoutingPolicy:
@@ -67,6 +73,17 @@ def audit_writer(settings: Settings) -> AuditWriter:
     return AuditWriter(store, journal, limits, migrate=settings.audit_migrate_on_start)
 
 
+def client_registry(settings: Settings) -> ClientRegistry:
+    """The configured clients; with REQUIRE_AUTH=true there must be at least one."""
+    registry = load_registry(settings.clients_path, settings.api_tokens, environment())
+    if settings.require_auth and not len(registry):
+        raise ClientsConfigError(
+            f"REQUIRE_AUTH is true but {settings.clients_path} lists no clients and API_TOKENS is empty: "
+            "add a client, or set REQUIRE_AUTH=false for local development"
+        )
+    return registry
+
+
 class ServiceContainer:
     """Shared services: one upstream client, the MCP manager, the router, the paths, tracing,
     metrics, the audit writer and the observers.
@@ -76,6 +93,10 @@ class ServiceContainer:
 
     def __init__(self, settings: Settings, span_exporter: SpanExporter | None = None) -> None:
         self.settings = settings
+        self.clients = client_registry(settings)
+        self.gate = ClientGate(routing_policy(settings))
+        key = settings.audit_hash_key
+        self.prompt_hash_key = key.get_secret_value().encode() if key is not None else None
         self.tracing = Tracing(settings, span_exporter)
         self.metrics = Metrics(settings.prometheus_multiproc_dir)
         self.audit = audit_writer(settings)
@@ -110,6 +131,11 @@ class ServiceContainer:
         return self.audit.store
 
     async def start(self) -> None:
+        if self.prompt_hash_key is None:
+            log.warning(
+                "audit_hash_unkeyed",
+                hint="set AUDIT_HASH_KEY: without it a guessed prompt can be confirmed from the audit table",
+            )
         async with AsyncExitStack() as stack:
             # Closed in reverse: MCP, the client, the audit queue (rows first), then the
             # spans of everything before (tracing), and last this worker's metrics files.
@@ -198,3 +224,13 @@ async def get_record(request: Request) -> RequestRecord:
 
 
 Record = Annotated[RequestRecord, Depends(get_record)]
+
+
+async def get_client(request: Request) -> Client:
+    client = client_of(request.scope)
+    if client is None:
+        raise RuntimeError("AuthMiddleware resolved no client: this route must not be public")
+    return client
+
+
+CurrentClient = Annotated[Client, Depends(get_client)]

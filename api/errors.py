@@ -96,11 +96,27 @@ class AuthenticationError(GatewayError):
     default_code = "invalid_api_key"
 
 
+class PermissionDeniedError(GatewayError):
+    """The client is known but lacks the scope, path or model it asked for (contract section 10)."""
+
+    status = 403
+    type = "permission_error"
+    default_code = "scope_missing"
+
+
 class RateLimitError(GatewayError):
     status = 429
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
     retryable = True
+
+
+class QuotaExceededError(GatewayError):
+    """The client's budget for the period is spent: retrying before the period ends cannot help."""
+
+    status = 429
+    type = "insufficient_quota"
+    default_code = "budget_exceeded"
 
 
 class NotImplementedPathError(GatewayError):

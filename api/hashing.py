@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 import orjson
 
 
-def canonical_sha256(value: Any) -> str:
-    """sha256 (hex) of the canonical JSON of `value` (keys sorted, no whitespace)."""
-    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+def canonical_sha256(value: Any, key: bytes | None = None) -> str:
+    """sha256 (hex) of the canonical JSON of `value` (keys sorted, no whitespace).
+
+    With `key` it is HMAC-SHA256: without the key, a guessed value cannot be checked against it.
+    """
+    canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    if key is not None:
+        return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    return hashlib.sha256(canonical).hexdigest()

@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
     # route but the public ones.
     public_paths = PUBLIC_PATHS if settings.metrics_require_auth else (*PUBLIC_PATHS, "/metrics")
     app.add_middleware(
-        AuthMiddleware, tokens=settings.api_tokens, required=settings.require_auth, public_paths=public_paths
+        AuthMiddleware, registry=services.clients, required=settings.require_auth, public_paths=public_paths
     )
     if settings.cors_origins:
         app.add_middleware(

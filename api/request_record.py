@@ -52,14 +52,16 @@ class RequestRecord:
     trace_id: str | None = None
     requested_model: str | None = None  # as the client named it; `model` is what the upstream saw
     client_request_id: str | None = None  # the caller's own id for the request; `request_id` is ours
+    client: str | None = None  # the resolved client's name (api/clients); `client_id` is the token hash
+    cost_usd: float | None = None  # summed over the request's upstream calls; None once any is unpriced
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
 
-    def note_prompt(self, model: str, stream: bool, messages: list[Any]) -> None:
+    def note_prompt(self, model: str, stream: bool, messages: list[Any], hash_key: bytes | None = None) -> None:
         self.model = self.requested_model = model
         self.stream = stream
-        self.prompt_sha256, self.prompt_chars, self.message_count = prompt_fingerprint(messages)
+        self.prompt_sha256, self.prompt_chars, self.message_count = prompt_fingerprint(messages, hash_key)
 
     def fail(self, error: GatewayError) -> None:
         """Mark the request failed (the first failure wins; a cancel is not overwritten)."""
@@ -86,9 +88,9 @@ class RequestObserver(Protocol):
     def request_finished(self, record: RequestRecord) -> None: ...
 
 
-def prompt_fingerprint(messages: list[Any]) -> tuple[str, int, int]:
-    """(sha256 of the canonical JSON of the messages, characters of text content, count)."""
-    return canonical_sha256(messages), sum(_text_chars(m) for m in messages), len(messages)
+def prompt_fingerprint(messages: list[Any], hash_key: bytes | None = None) -> tuple[str, int, int]:
+    """(sha256 of the canonical JSON of the messages, keyed with `hash_key`; text characters; count)."""
+    return canonical_sha256(messages, hash_key), sum(_text_chars(m) for m in messages), len(messages)
 
 
 def _text_chars(message: Any) -> int:

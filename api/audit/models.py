@@ -57,6 +57,7 @@ class AuditRow(Base):
         Index("ix_audit_log_status_created_at", "status", "created_at", "id"),
         Index("ix_audit_log_model_created_at", "model", "created_at", "id"),
         Index("ix_audit_log_client_request_id_created_at", "client_request_id", "created_at", "id"),
+        Index("ix_audit_log_client_created_at", "client", "created_at", "id"),
     )
 
     # A surrogate key: the cursor's tie-breaker and a compact primary key; not part of the API.
@@ -89,8 +90,14 @@ class AuditRow(Base):
     # The caller's own id (`X-Client-Request-Id`, or `X-Request-Id` from older clients), a sane
     # token of at most 128 characters; `request_id` is always the gateway's (migration 0003).
     client_request_id: Mapped[str | None] = mapped_column(String(128))
+    # The client's name (config/clients.yaml, or `token-<hash>` for an API_TOKENS token);
+    # `client_id` stays the short token hash. The request's cost in USD summed over all its
+    # upstream calls, NULL when a model's price is unknown (migration 0004).
+    client: Mapped[str | None] = mapped_column(String(64))
+    cost_usd: Mapped[float | None]
 
 
-#: The columns of contract section 7 in its order, then `requested_model` (migration 0002) and
-#: `client_request_id` (0003): the row dict, the journal and the API use these.
+#: The columns of contract section 7 in its order, then `requested_model` (migration 0002),
+#: `client_request_id` (0003), `client` and `cost_usd` (0004): the row dict, the journal and
+#: the API use these.
 AUDIT_FIELDS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns if c.name != "id")

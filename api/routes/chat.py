@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.dependencies import Record, Services
+from api.dependencies import CurrentClient, Record, Services
 from api.openapi import chat_openapi_extra, chat_responses
 from api.paths.base import ChatCall, JsonResult
 from api.protocol import parse_json_object, validate_chat_request
@@ -21,10 +21,11 @@ router = APIRouter()
     openapi_extra=chat_openapi_extra(),
     responses=chat_responses(),
 )
-async def chat_completions(request: Request, services: Services, record: Record) -> Response:
+async def chat_completions(request: Request, services: Services, record: Record, client: CurrentClient) -> Response:
     body = parse_json_object(await read_body(request, services.settings.max_request_bytes))
     chat = validate_chat_request(body)
-    record.note_prompt(chat.model, bool(chat.stream), body["messages"])
+    record.note_prompt(chat.model, bool(chat.stream), body["messages"], services.prompt_hash_key)
+    await services.gate.admit(client, chat.model)
     decision = await services.router.route(body, request.headers.get("x-routing-mode"), record)
     record.route_path, record.route_reason = decision.path.value, decision.reason
     record.model = decision.upstream_model

@@ -36,6 +36,8 @@ CONTRACT_FIELDS = [
     "trace_id",
     "requested_model",  # not in contract section 7's list: added for model-name routing (issue 9)
     "client_request_id",  # wave 2 (contract section 3): the caller's own id; request_id is ours
+    "client",  # wave 2 (contract section 10): the client's name
+    "cost_usd",  # wave 2 (contract section 10): USD over all the request's upstream calls
 ]
 SECRET = "my card number is 4111 1111 1111 1111"
 

@@ -1,10 +1,9 @@
-"""Bearer tokens (contract section 1)."""
+"""Bearer tokens (contract section 1) and the client id derived from them."""
 
 import pytest
 
-from api.auth import bearer_token, client_id_for, token_accepted
-
-TOKENS = [b"alpha", b"beta"]
+from api.auth import bearer_token
+from api.clients.model import client_id_for
 
 
 @pytest.mark.parametrize(
@@ -20,13 +19,6 @@ TOKENS = [b"alpha", b"beta"]
 )
 def test_bearer_token_parsing(header, token):
     assert bearer_token(header) == token
-
-
-@pytest.mark.parametrize(
-    ("token", "accepted"), [("alpha", True), ("beta", True), ("alph", False), ("", False), (None, False)]
-)
-def test_token_acceptance(token, accepted):
-    assert token_accepted(token, TOKENS) is accepted
 
 
 def test_client_id_is_short_stable_and_not_the_token():
