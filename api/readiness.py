@@ -46,7 +46,7 @@ class UpstreamCheck:
                 options={"timeout": CHECK_TIMEOUT_SECONDS, "max_retries": 0},
             )
         except (openai.APIError, httpx2.HTTPError) as exc:
-            error = translate_exception(exc, str(self.llm.base_url))
+            error = translate_exception(exc)
             # A full pool is this replica at capacity, not the upstream gone: staying ready
             # keeps every saturated replica from leaving the load balancer at once.
             return ComponentHealth("degraded" if error.code == "overloaded" else "down", error.message)

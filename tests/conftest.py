@@ -32,6 +32,9 @@ LITELLM_BIN = Path(os.environ.get("LITELLM_BIN", REPO / ".tools" / "litellm" / "
 LITELLM_TEST_CONFIG = REPO / "tests" / "support" / "litellm_test_config.yaml"
 MASTER_KEY = "sk-test-master-key"
 TOKEN = "test-token"
+OPS_TOKEN = "test-ops-token"  # client `test-ops` (tests/support/clients_test.yaml): audit:all, usage:all
+OPS_HEADERS = {"Authorization": f"Bearer {OPS_TOKEN}"}
+TEST_CLIENTS_CONFIG = REPO / "tests" / "support" / "clients_test.yaml"
 
 
 def log_events(text: str) -> list[dict]:
@@ -209,6 +212,8 @@ def gateway_env(upstream_url: str, **overrides: object) -> dict[str, str | None]
         "LLM_API_KEY": MASTER_KEY,
         "REQUIRE_AUTH": "true",
         "API_TOKENS": TOKEN,
+        "CLIENTS_CONFIG": str(TEST_CLIENTS_CONFIG),
+        "TEST_OPS_TOKEN": OPS_TOKEN,
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         # Tracing is off unless a test turns it on, whatever the developer's shell says.

@@ -31,6 +31,7 @@ class AuditQuery:
     status: str | None = None
     model: str | None = None
     client_request_id: str | None = None
+    client: str | None = None  # the reader's own name unless it may read every client's rows
     since: datetime | None = None
     limit: int = DEFAULT_LIMIT
     after: Cursor | None = None

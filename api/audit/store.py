@@ -93,9 +93,11 @@ class AuditStore:
                 raise RowsRejected(_reason(exc)) from exc
         return len(result.all())  # RETURNING names only the rows that were new
 
-    async def get(self, request_id: str) -> Row | None:
-        """The row of one request, or None."""
+    async def get(self, request_id: str, client: str | None = None) -> Row | None:
+        """The row of one request (only if it is `client`'s, when given), or None."""
         statement = select(AUDIT_TABLE).where(AUDIT_TABLE.c.request_id == request_id)
+        if client is not None:
+            statement = statement.where(AUDIT_TABLE.c.client == client)
         with self._translated("reading"):
             async with self.engine.connect() as connection:
                 found = (await connection.execute(statement)).mappings().first()
@@ -110,6 +112,7 @@ class AuditStore:
             (c.status, query.status),
             (c.model, query.model),
             (c.client_request_id, query.client_request_id),
+            (c.client, query.client),
         )
         for column, wanted in filters:
             if wanted is not None:

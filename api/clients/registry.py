@@ -134,7 +134,9 @@ def _read(path: Path) -> ClientsFile:
     try:
         return ClientsFile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{_where(data, e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{_where(data, e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
         raise ClientsConfigError(f"CLIENTS_CONFIG: {path}: {problems}") from None
 
 

@@ -67,6 +67,8 @@ class AuthMiddleware:
         client = self.registry.by_token(token) if token is not None else None
         path = scope["path"]
         if path in self.public_paths:
+            if client is None and not self.required:
+                client = self.registry.anonymous
             if client is not None:
                 scope.setdefault("state", {})["client"] = client
             await self.app(scope, receive, send)

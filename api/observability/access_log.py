@@ -27,6 +27,7 @@ class AccessLog:
             stream=record.stream,
             error_type=record.error_type,
             error_code=record.error_code,
+            client=record.client,
             client_id=record.client_id,
             session_id=record.session_id,
         )

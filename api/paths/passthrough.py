@@ -44,7 +44,6 @@ class PassthroughPath:
         self.llm = llm
         self.tracing = tracing
         self.deadline = deadline
-        self.upstream_url = str(llm.base_url)
 
     async def run(self, call: ChatCall) -> PathResult:
         if call.request.stream:
@@ -52,7 +51,7 @@ class PassthroughPath:
         with self.tracing.llm_span(COMPONENT, call.body) as llm_call:
             started = time.perf_counter()
             try:
-                with self.deadline.bound(self.upstream_url):
+                with self.deadline.bound():
                     response = await self._post(llm_call, limits=self.deadline.timeout)
             finally:
                 call.record.add_upstream_time(started)
@@ -93,7 +92,7 @@ class PassthroughPath:
                 stream=stream,
             )
         except _UPSTREAM_FAILURES as exc:
-            raise translate_exception(exc, self.upstream_url) from exc
+            raise translate_exception(exc) from exc
 
     async def _relay(
         self, response: httpx2.Response, record: RequestRecord, wants_usage: bool, started: float, llm_call: LlmCall
@@ -111,7 +110,7 @@ class PassthroughPath:
                     yield forwarded
             raise UpstreamError("The upstream stream ended without [DONE].", code="upstream_stream_error")
         except _UPSTREAM_FAILURES as exc:
-            failure = translate_stream_exception(exc, self.upstream_url)
+            failure = translate_stream_exception(exc)
             raise failure from exc
         except BaseException as exc:
             failure = exc

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from api.audit.query import DEFAULT_LIMIT, MAX_LIMIT, AuditQuery, decode_cursor, encode_cursor
-from api.dependencies import Services
+from api.clients.model import Client
+from api.clients.scopes import AUDIT_ALL
+from api.dependencies import CurrentClient, Services
 from api.errors import NotFoundError
 from api.request_record import Outcome
 from api.routing.decision import RoutePath
@@ -19,8 +21,9 @@ router = APIRouter()
 
 
 @router.get("/v1/audit/{request_id}", summary="The audit row of one chat completion")
-async def get_audit_row(request_id: str, services: Services) -> Response:
-    row = await services.audit_store.get(request_id)
+async def get_audit_row(request_id: str, services: Services, client: CurrentClient) -> Response:
+    # Another client's row is a 404 like a missing one, so ids cannot be probed.
+    row = await services.audit_store.get(request_id, client=readable_client(client))
     if row is None:
         raise NotFoundError(
             f"No audit row for request '{request_id}'. Rows are written shortly after the answer; "
@@ -33,10 +36,14 @@ async def get_audit_row(request_id: str, services: Services) -> Response:
 @router.get("/v1/audit", summary="Recent audit rows, newest first, with filters and a cursor")
 async def list_audit_rows(
     services: Services,
+    client: CurrentClient,
     route: Annotated[RoutePath | None, Query(description="the path taken")] = None,
     status: Annotated[Outcome | None, Query(description="ok, error or cancelled")] = None,
     model: Annotated[str | None, Query(description="the upstream model")] = None,
     client_request_id: Annotated[str | None, Query(description="the caller's own X-Client-Request-Id")] = None,
+    client_name: Annotated[
+        str | None, Query(alias="client", description="rows of this client (audit:all; audit:own sees only its own)")
+    ] = None,
     since: Annotated[datetime | None, Query(description="ISO-8601; rows created at or after it (UTC if no offset)")] = (
         None
     ),
@@ -49,6 +56,7 @@ async def list_audit_rows(
         status=status,
         model=model,
         client_request_id=client_request_id,
+        client=readable_client(client) or client_name,
         since=since,
         limit=limit,
         after=after,
@@ -56,3 +64,8 @@ async def list_audit_rows(
     rows, after = await services.audit_store.page(query)
     page = {"object": "list", "data": rows, "next_cursor": encode_cursor(after) if after else None}
     return Response(orjson.dumps(page), media_type="application/json")
+
+
+def readable_client(client: Client) -> str | None:
+    """Whose rows `client` may read: its own (`audit:own`), or everyone's (None, `audit:all`)."""
+    return None if client.has(AUDIT_ALL) else client.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api.clients.control_fields import upstream_body
 from api.dependencies import CurrentClient, Record, Services
 from api.openapi import chat_openapi_extra, chat_responses
 from api.paths.base import ChatCall, JsonResult
@@ -26,6 +27,7 @@ async def chat_completions(request: Request, services: Services, record: Record,
     chat = validate_chat_request(body)
     record.note_prompt(chat.model, bool(chat.stream), body["messages"], services.prompt_hash_key)
     await services.gate.admit(client, chat.model)
+    body = upstream_body(body, client)
     decision = await services.router.route(body, request.headers.get("x-routing-mode"), record)
     record.route_path, record.route_reason = decision.path.value, decision.reason
     record.model = decision.upstream_model

@@ -36,12 +36,11 @@ class AnswerDeadline:
         return cls(settings.llm_total_timeout_seconds, timeout)
 
     @contextmanager
-    def bound(self, upstream_url: str) -> Iterator[None]:
+    def bound(self) -> Iterator[None]:
         """Run the body within the deadline; past it, the call is cancelled and a 504 raised."""
         with anyio.move_on_after(self.seconds) as scope:
             yield
         if scope.cancelled_caught:
             raise UpstreamTimeoutError(
-                f"The upstream at {upstream_url} sent no complete answer within {self.seconds:g} s "
-                "(LLM_TOTAL_TIMEOUT_SECONDS)."
+                f"The upstream sent no complete answer within {self.seconds:g} s (LLM_TOTAL_TIMEOUT_SECONDS)."
             )

@@ -12,6 +12,10 @@ Three shapes of failure come back from the upstream:
   all are `upstream_stream_error` (`translate_stream_exception`), except a stream that
   stalled past the per-chunk read timeout, which stays `upstream_timeout`.
 
+Error bodies never name the upstream's address or a key: the gateway's own messages say
+"the upstream", the upstream's messages are passed through `scrubbed`, and the full detail
+of a transport failure goes to the log only.
+
 LiteLLM reports some gateway-side problems in ways an SDK user would misread (a wrong
 `LLM_API_KEY` is a 400 "No connected db."; a missing provider key is a 500 "Missing
 credentials"); those become a 502 that names the setting to fix.
@@ -19,12 +23,14 @@ credentials"); those become a 502 that names the setting to fix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import aiohttp
 import httpx2
 import openai
+import structlog
 
 from api.errors import (
     GatewayError,
@@ -40,11 +46,20 @@ from api.errors import (
 _UNKNOWN_MODEL_HINTS = ("no healthy deployments", "invalid model name", "model_not_found", "does not exist")
 _MISSING_PROVIDER_KEY_HINTS = ("missing credentials", "api_key client option must be set")
 _PROXY_KEY_REJECTED_TYPES = ("no_db_connection", "auth_error")
+log = structlog.get_logger("api.upstream")
+# Anything that looks like a URL (scheme://...) or a provider/LiteLLM key (sk-...).
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>)\]]+")
+_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{6,}")
 #: Seconds an overloaded client is asked to wait: pooled calls are short, a slot frees soon.
 OVERLOADED_RETRY_AFTER = "1"
 
 
-def translate_exception(exc: BaseException, upstream_url: str) -> GatewayError:
+def scrubbed(text: str) -> str:
+    """`text` without URLs or keys: what an upstream's message may show a client."""
+    return _KEY.sub("sk-***", _URL.sub("<url>", text))
+
+
+def translate_exception(exc: BaseException) -> GatewayError:
     """Any exception raised while talking to the upstream, as the error the client sees."""
     if isinstance(exc, GatewayError):
         return exc
@@ -57,19 +72,19 @@ def translate_exception(exc: BaseException, upstream_url: str) -> GatewayError:
             code="overloaded",
             headers={"retry-after": OVERLOADED_RETRY_AFTER},
         )
+    # The root's own text names hosts and ports: the log has it, the client gets its kind.
+    log.warning("upstream_failure", error=_describe(exc))
+    kind = _root(exc).__class__.__name__
     if _is_timeout(exc):
-        return UpstreamTimeoutError(
-            f"The upstream at {upstream_url} did not answer in time ({_root(exc).__class__.__name__})."
-        )
+        return UpstreamTimeoutError(f"The upstream did not answer in time ({kind}).")
     if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
         return UpstreamError(
-            f"Could not complete the exchange with the upstream at {upstream_url}: {_describe(exc)}",
-            code="upstream_unreachable",
+            f"Could not complete the exchange with the upstream ({kind}).", code="upstream_unreachable"
         )
-    return UpstreamError(f"Unexpected upstream failure: {_describe(exc)}")
+    return UpstreamError(f"Unexpected upstream failure ({kind}).")
 
 
-def translate_stream_exception(exc: BaseException, upstream_url: str) -> GatewayError:
+def translate_stream_exception(exc: BaseException) -> GatewayError:
     """An exception raised while reading a stream that had started, as the final error event.
 
     A stall past the per-chunk read timeout stays a timeout; anything else (the connection
@@ -78,17 +93,20 @@ def translate_stream_exception(exc: BaseException, upstream_url: str) -> Gateway
     if isinstance(exc, GatewayError):
         return exc
     if _is_timeout(exc):
-        return translate_exception(exc, upstream_url)
+        return translate_exception(exc)
     if isinstance(exc, openai.APIError) and not isinstance(exc, openai.APIConnectionError | openai.APIStatusError):
         # The SDK raises a bare APIError for an `{"error": ...}` event it read.
         return from_error_event({"error": exc.body if isinstance(exc.body, dict) else exc.message})
-    return UpstreamError(f"The upstream stream broke after it started: {_describe(exc)}", code="upstream_stream_error")
+    log.warning("upstream_stream_broke", error=_describe(exc))
+    return UpstreamError(
+        f"The upstream stream broke after it started ({_root(exc).__class__.__name__}).", code="upstream_stream_error"
+    )
 
 
 def from_status(status: int, body: object, headers: Mapping[str, str]) -> GatewayError:
     """An upstream HTTP error status (with its decoded body) as a gateway error."""
     error = body if isinstance(body, dict) else {}
-    message = str(error.get("message") or body or f"HTTP {status}")
+    message = scrubbed(str(error.get("message") or body or f"HTTP {status}"))
     error_type = str(error.get("type") or "")
     lowered = message.lower()
 
@@ -127,7 +145,8 @@ def from_error_event(event: Mapping[str, Any]) -> GatewayError:
     """An `{"error": {...}}` event inside an upstream stream, as a gateway error."""
     error = event.get("error")
     message = error.get("message") if isinstance(error, dict) else error
-    return UpstreamError(f"The upstream stream failed: {message or 'no details'}", code="upstream_stream_error")
+    text = scrubbed(str(message)) if message else "no details"
+    return UpstreamError(f"The upstream stream failed: {text}", code="upstream_stream_error")
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

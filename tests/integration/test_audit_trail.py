@@ -21,7 +21,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import TOKEN, Gateway
+from tests.conftest import OPS_HEADERS, TOKEN, Gateway
 from tests.support.databases import TestDatabase, via
 from tests.support.processes import REPO
 from tests.support.tcp_forwarder import TcpForwarder
@@ -371,7 +371,7 @@ def journaled_lines(workdir: Path) -> int:
 
 async def audit_readiness(gateway: Gateway) -> tuple[int, dict]:
     async with httpx.AsyncClient() as http:
-        response = await http.get(gateway.url + "/health/ready")
+        response = await http.get(gateway.url + "/health/ready", headers=OPS_HEADERS)
     return response.status_code, response.json()["components"]["audit"]
 
 

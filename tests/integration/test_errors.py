@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import TOKEN
+from tests.conftest import OPS_HEADERS, TOKEN, log_events
 from tests.support.processes import free_port
 
 
@@ -240,18 +240,26 @@ def test_broken_stream_straight_from_the_model_is_also_an_error_event(start_gate
 
 
 @pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
-def test_unreachable_upstream_is_502_naming_it(start_gateway, transport):
-    dead = f"http://127.0.0.1:{free_port()}"
+def test_unreachable_upstream_is_502_naming_it_only_in_the_log(start_gateway, transport):
+    port = free_port()
+    dead = f"http://127.0.0.1:{port}"
     gateway = start_gateway(llm_base_url=dead, llm_http_transport=transport)
     client = openai.OpenAI(base_url=gateway.base_url, api_key=TOKEN, max_retries=0)
     with pytest.raises(openai.InternalServerError) as caught:
         client.chat.completions.create(model="gpt-4o", messages=user())
     assert caught.value.status_code == 502
     assert caught.value.body["code"] == "upstream_unreachable"
-    assert dead in caught.value.body["message"]
+    # The client learns the kind of failure, not the gateway's internal addresses (contract section 10).
+    assert str(port) not in caught.value.body["message"]
+    assert "upstream" in caught.value.body["message"]
+    failures = [e for e in log_events(gateway.logs()) if e.get("event") == "upstream_failure"]
+    assert any("onnect" in e["error"] for e in failures), failures
     ready = httpx.get(gateway.url + "/health/ready")
     assert ready.status_code == 503
-    assert ready.json()["components"]["upstream"]["status"] == "down"
+    assert ready.json()["components"]["upstream"] == {"status": "down"}  # no detail without audit:all
+    detailed = httpx.get(gateway.url + "/health/ready", headers=OPS_HEADERS).json()["components"]["upstream"]
+    assert detailed["status"] == "down"
+    assert detailed["detail"]
 
 
 def test_wrong_gateway_key_is_a_permanent_502_naming_llm_api_key(start_gateway):

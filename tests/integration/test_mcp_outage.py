@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import TOKEN, start_demo_mcp, write_mcp_config
+from tests.conftest import OPS_HEADERS, TOKEN, start_demo_mcp, write_mcp_config
 from tests.support.mcp import revive, wait_for_servers
 from tests.support.processes import ServerProcess
 
@@ -85,7 +85,7 @@ def test_a_server_killed_during_a_call_fails_the_call_at_once_and_is_reported_do
 
         result, seconds = failed_mid_call(gateway, server, kill)
         listing = httpx.get(gateway.url + "/tools", headers=HEADERS).json()
-        ready = httpx.get(gateway.url + "/health/ready").json()
+        ready = httpx.get(gateway.url + "/health/ready", headers=OPS_HEADERS).json()
         print(f"tool_result {seconds:.2f} s after the kill: {result}; /tools: {listing['servers']}")
         assert (result["tool_name"], result["success"]) == ("slow_operation", False), result
         assert seconds < 3, f"the failed call took {seconds:.2f} s after the kill (tool timeout 30 s)"

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import TOKEN, start_demo_mcp, time_server, write_mcp_config
+from tests.conftest import OPS_HEADERS, TOKEN, start_demo_mcp, time_server, write_mcp_config
 from tests.support.mcp import revive, wait_for_servers
 from tests.support.processes import free_port
 
@@ -376,7 +376,7 @@ def test_servers_down_or_hanging_at_start_up_cost_only_their_tools(start_gateway
     assert "ConnectError" in states["ghost"]["error"]
     assert states["hang"]["error"] == "no answer within 2 s"
     assert {t["server"] for t in listing["data"]} == {"demo"}
-    ready = httpx.get(gateway.url + "/health/ready")
+    ready = httpx.get(gateway.url + "/health/ready", headers=OPS_HEADERS)
     assert ready.status_code == 200
     assert ready.json()["components"]["mcp_servers"]["status"] == "degraded"
     assert "ghost down" in ready.json()["components"]["mcp_servers"]["detail"]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.observability.export import EXPORT_TIMEOUT_SECONDS
-from tests.conftest import TOKEN
+from tests.conftest import OPS_HEADERS, TOKEN
 from tests.support.processes import free_port
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -33,7 +33,7 @@ def black_hole() -> Iterator[str]:
 def wait_for_tracing_health(url: str, status: str, timeout: float = 45.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        report = httpx.get(url + "/health/ready").json()
+        report = httpx.get(url + "/health/ready", headers=OPS_HEADERS).json()
         tracing = report["components"]["tracing"]
         if tracing["status"] == status or time.monotonic() > deadline:
             return tracing
@@ -82,7 +82,7 @@ def test_tracing_off_sends_no_traceparent_but_still_the_component(start_gateway,
     assert "traceparent" not in upstream["headers"]
     assert upstream["body"]["metadata"] == {"component": "passthrough"}
     assert gateway.access_line(response.headers["x-request-id"])["trace_id"] is None
-    tracing = httpx.get(gateway.url + "/health/ready").json()["components"]["tracing"]
+    tracing = httpx.get(gateway.url + "/health/ready", headers=OPS_HEADERS).json()["components"]["tracing"]
     assert tracing["status"] == "ok"
     assert "off" in tracing["detail"]
 

@@ -123,8 +123,8 @@ REQUEST = httpx2.Request("POST", URL)
 
 def test_timeouts_become_504():
     exc = _chained(openai.APITimeoutError(REQUEST), httpx2.ReadTimeout("slow"))
-    assert isinstance(translate_exception(exc, URL), UpstreamTimeoutError)
-    assert isinstance(translate_exception(httpx2.ReadTimeout("slow"), URL), UpstreamTimeoutError)
+    assert isinstance(translate_exception(exc), UpstreamTimeoutError)
+    assert isinstance(translate_exception(httpx2.ReadTimeout("slow")), UpstreamTimeoutError)
 
 
 def test_refused_connection_is_502_even_when_the_aiohttp_transport_calls_it_a_timeout():
@@ -138,10 +138,10 @@ def test_refused_connection_is_502_even_when_the_aiohttp_transport_calls_it_a_ti
         refused,
         ConnectionRefusedError(111, "refused"),
     )
-    error = translate_exception(exc, URL)
+    error = translate_exception(exc)
     assert type(error) is UpstreamError
     assert error.code == "upstream_unreachable"
-    assert URL in error.message
+    assert "Cannot connect" not in error.message  # the host it names stays in the log
 
 
 def test_aiohttp_socket_timeout_is_504():
@@ -150,11 +150,11 @@ def test_aiohttp_socket_timeout_is_504():
     exc = _chained(
         httpx2.ReadTimeout("Timeout on reading"), aiohttp.SocketTimeoutError("Timeout on reading data from socket")
     )
-    assert isinstance(translate_exception(exc, URL), UpstreamTimeoutError)
+    assert isinstance(translate_exception(exc), UpstreamTimeoutError)
 
 
 def test_broken_stream_is_502():
-    error = translate_exception(httpx2.ReadError("payload not completed"), URL)
+    error = translate_exception(httpx2.ReadError("payload not completed"))
     assert type(error) is UpstreamError
 
 
@@ -168,7 +168,7 @@ def test_a_full_pool_is_503_overloaded_with_retry_after_not_a_timeout():
         TimeoutError(),
         asyncio.CancelledError(),  # how the wait for a slot ended, not what the client should read
     )
-    error = translate_exception(exc, URL)
+    error = translate_exception(exc)
     assert "all 5 upstream connections stayed busy" in error.message
     assert isinstance(error, ServiceUnavailableError)
     assert (error.status_code, error.error_type, error.code) == (503, "service_unavailable", "overloaded")
@@ -186,23 +186,38 @@ def test_a_full_pool_is_503_overloaded_with_retry_after_not_a_timeout():
     ],
 )
 def test_a_stream_cut_after_it_started_is_upstream_stream_error(exc):
-    error = translate_stream_exception(exc, URL)
+    error = translate_stream_exception(exc)
     assert (error.status_code, error.code) == (502, "upstream_stream_error")
     assert "broke after it started" in error.message
 
 
 def test_an_error_event_read_by_the_sdk_is_upstream_stream_error_with_its_message():
     exc = openai.APIError("provider hung up", REQUEST, body={"message": "provider hung up", "type": None})
-    error = translate_stream_exception(exc, URL)
+    error = translate_stream_exception(exc)
     assert error.code == "upstream_stream_error"
     assert "provider hung up" in error.message
 
 
 def test_a_stream_that_stalls_stays_a_timeout():
-    error = translate_stream_exception(httpx2.ReadTimeout("no chunk"), URL)
+    error = translate_stream_exception(httpx2.ReadTimeout("no chunk"))
     assert isinstance(error, UpstreamTimeoutError)
 
 
 def test_gateway_errors_raised_inside_a_stream_are_kept():
     own = UpstreamError("The upstream stream ended without [DONE].", code="upstream_stream_error")
-    assert translate_stream_exception(own, URL) is own
+    assert translate_stream_exception(own) is own
+
+
+# ---- no internals in error bodies (contract section 10) ------------------------------------
+
+
+def test_upstream_messages_lose_their_urls_and_keys():
+    body = {"message": f"litellm.APIError: call to {URL}/v1/chat/completions failed with key sk-abc123456789"}
+    error = from_status(500, body, {})
+    assert URL not in error.message
+    assert "sk-abc123456789" not in error.message
+    assert "<url>" in error.message
+    assert "sk-***" in error.message
+    event = from_error_event({"error": {"message": f"provider at https://api.example.com/v1 hung up ({URL})"}})
+    assert "example.com" not in event.message
+    assert URL not in event.message

@@ -30,7 +30,6 @@ class AgentLLM:
         self.llm = llm
         self.tracing = tracing
         self.deadline = deadline
-        self.upstream_url = str(llm.base_url)
 
     async def complete(self, call: ChatCall, messages: list[Message], params: dict[str, Any], name: str) -> str:
         """A non-streamed call; returns the reply text."""
@@ -38,12 +37,12 @@ class AgentLLM:
         with self.tracing.llm_span(COMPONENT, request, name) as span:
             started = time.perf_counter()
             try:
-                with self.deadline.bound(self.upstream_url):
+                with self.deadline.bound():
                     response = await self.llm.chat.completions.create(
                         **request, extra_headers=span.headers, extra_body=span.extra_body, timeout=self.deadline.timeout
                     )
             except _FAILURES as exc:
-                raise translate_exception(exc, self.upstream_url) from exc
+                raise translate_exception(exc) from exc
             finally:
                 call.record.add_upstream_time(started)
             usage = response.usage.model_dump() if response.usage is not None else None
@@ -70,7 +69,7 @@ class AgentLLM:
                         extra_body=span.extra_body,
                     )
                 except _FAILURES as exc:
-                    raise translate_exception(exc, self.upstream_url) from exc
+                    raise translate_exception(exc) from exc
                 try:
                     async for chunk in stream:
                         if chunk.usage is not None:
@@ -82,7 +81,7 @@ class AgentLLM:
                                 answer.append(choice.delta.content or "")
                                 yield choice.delta.content or "", choice.finish_reason
                 except _FAILURES as exc:
-                    raise translate_stream_exception(exc, self.upstream_url) from exc
+                    raise translate_stream_exception(exc) from exc
                 finally:
                     await close_shielded(stream.close)
             finally:
