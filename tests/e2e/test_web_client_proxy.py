@@ -132,3 +132,18 @@ def test_a_gateway_that_does_not_answer_in_time_is_504(start_web_client, fake_up
 
 def _without_ids(events: list) -> list:
     return [e if e == "[DONE]" else {k: v for k, v in e.items() if k not in ("id", "created")} for e in events]
+
+
+def test_its_calls_are_a_configured_client_with_its_own_usage(start_gateway, start_web_client, tmp_path):
+    """The web client is a client like any other: its token names `web-client`, whose rows and limits are its own."""
+    clients = tmp_path / "clients.yaml"
+    clients.write_text(
+        "clients: [{name: web-client, token_env: WEB_CLIENT_API_TOKEN, limits: {requests_per_minute: 600}}]"
+    )
+    gateway = start_gateway(clients_config=clients, web_client_api_token="web-secret")
+    web_client = start_web_client(gateway, api_token="web-secret")
+    response = chat(web_client, model="fake-model+say=as_the_web_client")
+    assert response.status_code == 200
+    line = gateway.access_line(response.headers["x-request-id"])
+    print(f"access line: client={line['client']} client_id={line['client_id']}")
+    assert line["client"] == "web-client"
