@@ -26,10 +26,11 @@ from api.audit.store import AuditStore
 from api.clients.admission import ClientLimits
 from api.clients.model import Client, Limits
 from api.clients.storage import client_limits
-from api.errors import QuotaExceededError
+from api.errors import QuotaExceededError, ServiceUnavailableError
 from api.request_record import RequestRecord
 from tests.conftest import Gateway
 from tests.support.databases import TestDatabase
+from tests.support.processes import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 MODEL = "fake-model"
@@ -282,3 +283,14 @@ async def test_budgets_are_seeded_from_the_audit_store_at_start(database: TestDa
             await spend(limits, client, 0.01)
         await limits.close()
     await store.close()
+
+
+async def test_a_redis_that_does_not_answer_refuses_limited_clients_with_a_503() -> None:
+    limits = client_limits(f"redis://127.0.0.1:{free_port()}/0", "limits-test-down")
+    record = RequestRecord(uuid.uuid4().hex, "POST", "/v1/chat/completions", prompt_chars=8)
+    limited = Client("limited", frozenset(), limits=Limits(requests_per_minute=5))
+    with pytest.raises(ServiceUnavailableError) as refused:
+        await limits.admit(limited, record)
+    assert refused.value.code == "rate_limit_storage_unavailable"
+    assert await limits.admit(Client("free", frozenset()), record) is None  # never touches Redis
+    await limits.close()
