@@ -129,6 +129,11 @@ class Settings(AuditSettings):
         "memory://",
         description="where limit counters live: memory:// (this process) or redis://host:6379/0 (shared by replicas)",
     )
+    rate_limit_namespace: str = Field(
+        "reasoning-api",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="prefix of every Redis key of the limits, so deployments can share one Redis",
+    )
     audit_hash_key: SecretStr | None = Field(
         None,
         repr=False,

@@ -23,6 +23,7 @@ from api.audit.writer import AuditWriter, WriterLimits
 from api.clients.gate import ClientGate
 from api.clients.model import Client
 from api.clients.registry import ClientRegistry, ClientsConfigError, load_registry
+from api.clients.storage import client_limits
 from api.config import Settings, environment
 from api.lifecycle.drain import Drain
 from api.mcp.config import load_mcp_config
@@ -94,7 +95,8 @@ class ServiceContainer:
     def __init__(self, settings: Settings, span_exporter: SpanExporter | None = None) -> None:
         self.settings = settings
         self.clients = client_registry(settings)
-        self.gate = ClientGate(routing_policy(settings))
+        self.limits = client_limits(settings.rate_limit_storage_url, settings.rate_limit_namespace)
+        self.gate = ClientGate(routing_policy(settings), self.limits)
         key = settings.audit_hash_key
         self.prompt_hash_key = key.get_secret_value().encode() if key is not None else None
         self.tracing = Tracing(settings, span_exporter)
@@ -144,6 +146,8 @@ class ServiceContainer:
             stack.push_async_callback(self.tracing.shutdown)
             await self.audit.start()
             stack.push_async_callback(self.audit.close)
+            await self.limits.start(self.audit.store, self.clients.clients)
+            stack.push_async_callback(self.limits.close)
             self._llm = build_llm_client(self.settings)
             stack.push_async_callback(self._close_llm)
             await self.mcp.start()  # connects in the background; never delays start-up

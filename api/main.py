@@ -17,11 +17,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from api import __version__
+from api.clients.headers import RATE_LIMIT_HEADERS
 from api.config import Settings
 from api.dependencies import ServiceContainer
 from api.errors import GatewayError, StatusError, error_response
 from api.lifecycle.signals import drain_on_exit_signals
 from api.middleware.auth import AuthMiddleware
+from api.middleware.client_limits import ClientLimitsMiddleware
 from api.middleware.request_context import RequestContextMiddleware, record_of
 from api.observability.logging import configure_logging
 from api.observability.server_span import ServerSpanMiddleware
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
     # Added innermost first: the request context wraps everything, the server span wraps
     # auth (a 401 is traced too), CORS answers preflights before auth, auth guards every
     # route but the public ones.
+    app.add_middleware(ClientLimitsMiddleware, limits=services.limits)
     public_paths = PUBLIC_PATHS if settings.metrics_require_auth else (*PUBLIC_PATHS, "/metrics")
     app.add_middleware(
         AuthMiddleware, registry=services.clients, required=settings.require_auth, public_paths=public_paths
@@ -81,7 +84,7 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["*"],
-            expose_headers=["X-Request-Id", "X-Routing-Path", "X-Routing-Reason", "X-Trace-Id"],
+            expose_headers=["X-Request-Id", "X-Routing-Path", "X-Routing-Reason", "X-Trace-Id", *RATE_LIMIT_HEADERS],
         )
     if services.tracing.configured:
         known_paths = [path for router in routers for route in router.routes if "{" not in (path := route.path)]

@@ -19,7 +19,8 @@ _ERRORS: dict[int | str, str] = {
     401: "Missing or wrong bearer token (`invalid_api_key`).",
     404: "Unknown model, as the upstream says (`model_not_found`).",
     413: "The body is larger than `MAX_REQUEST_BYTES` (`request_too_large`).",
-    429: "The upstream's rate limit; `Retry-After` is forwarded.",
+    429: "A client limit (`rate_limit_exceeded`) or budget (`insufficient_quota` / `budget_exceeded`), "
+    "or the upstream's rate limit; `Retry-After` says when to try again.",
     500: "An internal error; the request id identifies it in the logs.",
     501: "Orchestration is not implemented (`orchestration_not_implemented`).",
     502: "The upstream is unreachable, failed, or refuses the gateway's key.",
@@ -42,6 +43,11 @@ _HEADERS_OUT = {
     "X-Routing-Path": ("The path the request took.", False),
     "X-Routing-Reason": ("Why (a routing reason code).", False),
     "X-Trace-Id": ("The trace id, when tracing is on.", False),
+    **{
+        f"x-ratelimit-{part}-{kind}": (f"The client's {kind}-per-minute {part}, when it has that limit.", False)
+        for kind in ("requests", "tokens")
+        for part in ("limit", "remaining", "reset")
+    },
 }
 
 

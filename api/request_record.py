@@ -12,10 +12,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from api.errors import GatewayError
 from api.hashing import canonical_sha256
+
+if TYPE_CHECKING:
+    from api.clients.admission import Admission
 
 Outcome = Literal["ok", "error", "cancelled"]
 
@@ -54,6 +57,7 @@ class RequestRecord:
     client_request_id: str | None = None  # the caller's own id for the request; `request_id` is ours
     client: str | None = None  # the resolved client's name (api/clients); `client_id` is the token hash
     cost_usd: float | None = None  # summed over the request's upstream calls; None once any is unpriced
+    admission: Admission | None = None  # a limited client's slot and window figures, settled when the request ends
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

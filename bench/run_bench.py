@@ -10,6 +10,7 @@ Configurations, measured interleaved (each round visits every one) so machine dr
 
   1 direct        → upstream                       (the floor)
   2 gateway       → upstream                       (passthrough)
+  2m / 2r         the same with a limited client, limits in memory / in Redis (middle concurrency only)
   3 litellm       → upstream
   4 gateway       → LiteLLM → upstream             (the real deployment)
   5 reasoning     gateway, scripted two-step agent + one MCP tool call (its own cost per request)
@@ -38,6 +39,7 @@ from string import Template
 from typing import Any
 
 import httpx
+import redis
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +49,9 @@ from bench.report import write_report  # noqa: E402
 from tests.support.processes import ServerProcess, free_port  # noqa: E402
 
 TOKEN = "bench-token"
+LIMITED_TOKEN = "bench-limited-token"
+#: The limited gateways' Redis (the machine's own); keys under a per-run prefix, deleted after.
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 MASTER_KEY = "sk-bench-master-key"
 LITELLM_BIN = REPO / ".tools" / "litellm" / "bin" / "litellm"
 COMPLETION = {
@@ -101,6 +106,7 @@ class Stack:
         self.workdir = workdir
         self.processes: list[ServerProcess] = []
         self._booting: list[tuple[ServerProcess, str]] = []
+        self.redis_prefix = f"bench-{os.getpid()}"
 
     def start(
         self, name: str, command: list[str], ready: str, env: dict[str, str | None] | None = None, **kw: object
@@ -130,6 +136,7 @@ class Stack:
                 process.terminate()
             for process in wave:
                 process.stop()
+        forget_redis_keys(self.redis_prefix)
 
     def nginx(self) -> ServerProcess:
         port = free_port()
@@ -206,6 +213,20 @@ class Stack:
         cwd.mkdir()
         return self.start(name, command, "/health", env=env, cwd=cwd)
 
+    def limited_gateway(self, name: str, upstream: str, extra: dict[str, str]) -> ServerProcess:
+        """The gateway with one limited client (limits high enough that nothing is refused)."""
+        limits = {
+            "requests_per_minute": 10_000_000,
+            "tokens_per_minute": 1_000_000_000,
+            "concurrent_requests": 10_000,
+            "budget_usd": 1_000_000,
+        }
+        clients = self.workdir / f"{name}-clients.yaml"
+        client = {"name": "bench-limited", "token_env": "BENCH_LIMITED_TOKEN", "limits": limits}
+        clients.write_text(yaml.safe_dump({"clients": [client]}))
+        env = {"CLIENTS_CONFIG": str(clients), "BENCH_LIMITED_TOKEN": LIMITED_TOKEN, **extra}
+        return self.gateway(name, upstream, "unused-by-nginx", env)
+
     def bare_hop(self, name: str, upstream: str) -> ServerProcess:
         command = [
             sys.executable,
@@ -220,6 +241,19 @@ class Stack:
             "--no-access-log",
         ]
         return self.start(name, command, "/docs", env={"BARE_HOP_UPSTREAM": upstream})
+
+
+def forget_redis_keys(prefix: str) -> None:
+    """Delete the keys a run's limited gateway left in Redis (none when it never started)."""
+    connection = redis.Redis.from_url(BENCH_REDIS_URL)
+    try:
+        keys = list(connection.scan_iter(f"{prefix}:*"))
+        if keys:
+            connection.delete(*keys)
+    except redis.RedisError as exc:
+        print(f"could not clean up the bench's Redis keys ({prefix}:*): {exc}", file=sys.stderr)
+    finally:
+        connection.close()
 
 
 # ---- measurements ------------------------------------------------------------------------
@@ -344,6 +378,8 @@ class Servers:
     bare: ServerProcess
     gateway_fake: ServerProcess  # streams, the 50 ms upstream, open streams, and reasoning (with MCP)
     bare_fake: ServerProcess
+    limits_memory: ServerProcess  # the gateway with a limited client, counters in memory
+    limits_redis: ServerProcess  # the same, counters in Redis
 
 
 def launch_servers(stack: Stack) -> Servers:
@@ -372,6 +408,12 @@ def launch_servers(stack: Stack) -> Servers:
             {"LLM_MAX_CONNECTIONS": "600", "MCP_SERVERS_CONFIG": str(config), **tracing},
         ),
         bare_fake=stack.bare_hop("bare-hop-fake", fake_upstream),
+        limits_memory=stack.limited_gateway("gateway-limits-memory", upstream, tracing),
+        limits_redis=stack.limited_gateway(
+            "gateway-limits-redis",
+            upstream,
+            {"RATE_LIMIT_STORAGE_URL": BENCH_REDIS_URL, "RATE_LIMIT_NAMESPACE": stack.redis_prefix, **tracing},
+        ),
     )
     stack.wait_ready()
     return servers
@@ -392,15 +434,24 @@ def throughput_phase(servers: Servers, profile: Profile) -> dict:
         ),
         Target("bare", "6 bare hop → upstream", f"{bare.url}/v1/chat/completions", [bare]),
     ]
-    for target in targets:
+    # The limiter's cost per request: at one concurrency only (the middle one), to keep the run short.
+    limited = [
+        Target(key, label, f"{server.url}/v1/chat/completions", [server], token=LIMITED_TOKEN)
+        for key, label, server in (
+            ("limits_memory", "2m gateway, limited client, limits in memory", servers.limits_memory),
+            ("limits_redis", "2r gateway, limited client, limits in Redis", servers.limits_redis),
+        )
+    ]
+    limited_at = profile.concurrency[len(profile.concurrency) // 2]
+    for target in targets + limited:
         warm(target, profile.warm_requests)
     runs: dict[tuple[str, int], list[dict]] = {}
     for _ in range(profile.rounds):
         for concurrency in profile.concurrency:
-            for target in targets:
+            for target in targets + (limited if concurrency == limited_at else []):
                 runs.setdefault((target.key, concurrency), []).append(wrk(target, concurrency, profile.seconds))
     results = {f"{key}@{c}": median_of(r) for (key, c), r in runs.items()}
-    return {"labels": {t.key: t.label for t in targets}, "results": results}
+    return {"labels": {t.key: t.label for t in targets + limited}, "results": results}
 
 
 def streaming_phase(servers: Servers, profile: Profile) -> dict:

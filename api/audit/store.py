@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, inspect, select, tuple_
+from sqlalchemy import Table, func, inspect, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -127,6 +128,15 @@ class AuditStore:
         rows = found[: query.limit]
         more = len(found) > query.limit
         return [_public(r) for r in rows], Cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
+
+    async def spent_since(self, client: str, since: datetime) -> float:
+        """The summed `cost_usd` of `client`'s rows from `since` on (unpriced rows count 0)."""
+        c = AUDIT_TABLE.c
+        statement = select(func.coalesce(func.sum(c.cost_usd), 0.0)).where(c.client == client, c.created_at >= since)
+        with self._translated("reading"):
+            async with self.engine.connect() as connection:
+                total = (await connection.execute(statement)).scalar_one()
+        return float(total)
 
     @contextmanager
     def _translated(self, doing: str) -> Iterator[None]:
