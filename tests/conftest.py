@@ -116,8 +116,12 @@ def start_litellm(
     phoenix_traces_url: str,
     project: str = "default",
     config: Path = LITELLM_TEST_CONFIG,
+    extra_env: dict[str, str] | None = None,
 ) -> ServerProcess:
-    """A real LiteLLM proxy in front of the fake upstream, sending its spans to `phoenix_traces_url`."""
+    """A real LiteLLM proxy in front of the fake upstream, sending its spans to `phoenix_traces_url`.
+
+    `extra_env` adds variables its config reads (e.g. more fake upstreams' URLs).
+    """
     if not LITELLM_BIN.exists():
         pytest.fail(f"LiteLLM is not installed at {LITELLM_BIN}: run `make install-litellm` (make test does)")
     port = free_port()
@@ -135,6 +139,7 @@ def start_litellm(
             "OPENAI_API_KEY": None,  # the `needs-openai-key` model must find no provider key
             "PHOENIX_COLLECTOR_HTTP_ENDPOINT": phoenix_traces_url,
             "PHOENIX_PROJECT_NAME": project,
+            **(extra_env or {}),
         },
     ).start("/health/readiness", timeout=180)
 

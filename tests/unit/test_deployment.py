@@ -721,3 +721,10 @@ def test_make_docker_targets_use_the_dev_overrides_only_for_development():
         "docker-dev"
     )
     assert "docker compose up -d --build --wait" in make_dry_run("docker-up")
+
+
+def test_the_demo_stack_fails_over_as_production_does():
+    production = yaml.safe_load((REPO / "config/litellm_config.yaml").read_text())
+    demo = yaml.safe_load((REPO / "config/litellm_demo_config.yaml").read_text())
+    assert demo["router_settings"] == production["router_settings"]
+    assert production["router_settings"]["fallbacks"] == [{"gpt-4o": ["gpt-4o-mini"]}]
