@@ -17,7 +17,6 @@ A model neither knows is unknown: `None`, never a guessed number.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,12 +48,16 @@ def table_price(usage: Mapping[str, Any], model: str) -> float | None:
     )
     provider, _, name = model.rpartition("/")  # LiteLLM-style `openai/gpt-4o`
     try:
-        with warnings.catch_warnings():  # an unknown model is an answer here, not a warning
-            warnings.simplefilter("ignore")
-            price = calc_price(tokens, model_ref=name, provider_id=provider or None)
+        price = calc_price(tokens, model_ref=name, provider_id=provider or None)
     except LookupError:
         return None
     return float(price.total_price)
+
+
+def load_price_table() -> None:
+    """Load the price table now: its first use imports it, a second's work that must not
+    happen on the event loop while requests wait (the start-up runs this in a thread)."""
+    table_price({"prompt_tokens": 1}, "gpt-4o")
 
 
 def _amount(value: Any) -> float | None:
