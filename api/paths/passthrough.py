@@ -7,8 +7,8 @@ or stream chunks come back as they are. The one change on streams: we always ask
 upstream for the final usage chunk (the audit row and token metrics need it) and drop
 it again when the client did not ask for it. Each call is priced (api/upstream/cost.py)
 from the answer's headers and usage; a stream that ends without usage has an unknown cost.
-Each upstream call is an LLM span; its
-`traceparent` and `metadata.component` go up with the request (api/observability/tracing.py).
+Each upstream call is an LLM span; its `traceparent` and `metadata.component` go up with
+the request (api/observability/tracing.py).
 
 A non-streamed call is bounded by its whole-answer deadline (LLM_TOTAL_TIMEOUT_SECONDS); a
 stream by the per-chunk read timeout, and a stream that breaks after it started ends with
