@@ -18,8 +18,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import time_server, write_mcp_config
+from tests.conftest import write_mcp_config
 from tests.support.databases import TestDatabase
+from tests.support.mcp import wait_for_servers
 from tests.support.waiting import until_equal
 
 TEAM_TOKEN = "team-a-token-" + uuid.uuid4().hex[:8]
@@ -43,8 +44,8 @@ def cost_gateway(launch_gateway, postgres_db: TestDatabase, demo_mcp, tmp_path: 
             }
         )
     )
-    mcp = write_mcp_config(tmp_path / "servers.yaml", {"name": "demo", "url": demo_mcp.url + "/mcp"}, time_server())
-    return launch_gateway(
+    mcp = write_mcp_config(tmp_path / "servers.yaml", {"name": "demo", "url": demo_mcp.url + "/mcp"})
+    gateway = launch_gateway(
         clients_config=clients,
         team_a_token=TEAM_TOKEN,
         ops_token=OPS_TOKEN,
@@ -53,6 +54,8 @@ def cost_gateway(launch_gateway, postgres_db: TestDatabase, demo_mcp, tmp_path: 
         mcp_servers_config=mcp,
         max_reasoning_iterations=4,
     )
+    wait_for_servers(gateway, {"demo": "up"})  # the reasoning requests ask for the weather tool
+    return gateway
 
 
 def sdk(gateway, token: str) -> openai.OpenAI:
@@ -86,6 +89,7 @@ def cost_metric(gateway, token: str) -> dict[tuple[str, str], float]:
     }
 
 
+@pytest.mark.timeout(300)  # the session's first test may start LiteLLM and the demo MCP on a busy machine
 async def test_each_request_gets_its_cost_and_usage_adds_the_rows_up_by_scope(cost_gateway, postgres_db):
     gateway = cost_gateway
     ids = {
