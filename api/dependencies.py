@@ -8,6 +8,7 @@ it (clients are created there, once) and `close()`s it on shutdown, in the rever
 
 from __future__ import annotations
 
+import threading
 from contextlib import AsyncExitStack
 from typing import Annotated, TypeVar
 
@@ -48,6 +49,7 @@ from api.routing.classifier import LLMClassifier
 from api.routing.decision import RoutePath, RoutingPolicy
 from api.routing.router import Router
 from api.upstream.client import build_llm_client
+from api.upstream.cost import load_price_table
 from api.upstream.deadline import AnswerDeadline
 
 _T = TypeVar("_T")
@@ -133,6 +135,8 @@ class ServiceContainer:
         return self.audit.store
 
     async def start(self) -> None:
+        # In the background: the first requests wait for the table only if they need it.
+        threading.Thread(target=load_price_table, name="price-table", daemon=True).start()
         if self.prompt_hash_key is None:
             log.warning(
                 "audit_hash_unkeyed",

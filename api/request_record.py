@@ -56,7 +56,8 @@ class RequestRecord:
     requested_model: str | None = None  # as the client named it; `model` is what the upstream saw
     client_request_id: str | None = None  # the caller's own id for the request; `request_id` is ours
     client: str | None = None  # the resolved client's name (api/clients); `client_id` is the token hash
-    cost_usd: float | None = None  # summed over the request's upstream calls; None once any is unpriced
+    cost_usd: float | None = 0.0  # summed over the request's upstream calls; None once any is unpriced
+    cost_unknown: bool = False  # an unpriced call was seen: `cost_usd` stays None whatever follows
     admission: Admission | None = None  # a limited client's slot and window figures, settled when the request ends
 
     def elapsed_ms(self) -> float:
@@ -80,6 +81,16 @@ class RequestRecord:
             return
         self.prompt_tokens = (self.prompt_tokens or 0) + int(usage.get("prompt_tokens") or 0)
         self.completion_tokens = (self.completion_tokens or 0) + int(usage.get("completion_tokens") or 0)
+
+    def add_cost(self, cost: float | None) -> None:
+        """Add one upstream call's cost (api/upstream/cost.py). One unpriced call makes the
+        request's cost unknown (None): a partial sum would understate it, and a budget would
+        trust it. A request that made no upstream call costs 0."""
+        if cost is None or self.cost_unknown:
+            self.cost_unknown = True
+            self.cost_usd = None
+            return
+        self.cost_usd = (self.cost_usd or 0.0) + cost
 
     def add_upstream_time(self, started: float) -> None:
         """Add the time since `started` (a perf_counter value) to the upstream total."""

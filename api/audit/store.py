@@ -1,4 +1,4 @@
-"""The audit store: idempotent batch inserts and the audit queries, on Postgres or SQLite.
+"""The audit store: idempotent batch inserts, the audit queries and usage, on Postgres or SQLite.
 
 This is the boundary for SQLAlchemy and the drivers: their exceptions become
 `AuditStoreUnavailable` (the store cannot be used now: retry later; a 503 for readers)
@@ -23,6 +23,7 @@ from api.audit.engine import display_url, make_engine
 from api.audit.models import AUDIT_FIELDS, TABLE_NAME, AuditRow
 from api.audit.query import AuditQuery, Cursor
 from api.audit.row import Row
+from api.audit.usage import UsageQuery, usage_groups, usage_statement
 from api.errors import ServiceUnavailableError
 
 AUDIT_TABLE: Table = AuditRow.__table__  # type: ignore[assignment]
@@ -137,6 +138,13 @@ class AuditStore:
             async with self.engine.connect() as connection:
                 total = (await connection.execute(statement)).scalar_one()
         return float(total)
+
+    async def usage(self, query: UsageQuery) -> list[dict[str, Any]]:
+        """The usage groups of `query` (api/audit/usage.py), ordered by their keys."""
+        with self._translated("reading"):
+            async with self.engine.connect() as connection:
+                found = (await connection.execute(usage_statement(AUDIT_TABLE, query))).mappings().all()
+        return usage_groups(list(found), query.group_by)
 
     @contextmanager
     def _translated(self, doing: str) -> Iterator[None]:

@@ -13,6 +13,8 @@ Paths and services record the rest through a small API:
 Labels stay low-cardinality: route and path are the three path names (or `none` for a
 request rejected before routing), status is ok / error / cancelled, reason is a contract
 code, kind is prompt / completion; server and tool names come from configuration.
+`gateway_cost_usd_total{client,model}` is labelled by the configured client's name and the
+upstream model, and counts only priced requests (a model without a price never gets a label).
 
 Per process by default: one uvicorn worker per container, scaled by replicas, each scraped
 as its own target. With `uvicorn --workers N`, set PROMETHEUS_MULTIPROC_DIR (Settings
@@ -100,6 +102,9 @@ class Metrics:
             multiprocess_mode="livesum",  # across the workers alive; ignored in a single process
         )
         self.tokens = Counter("gateway_tokens", "Tokens reported by the upstream", ["route", "kind"], registry=r)
+        self.cost = Counter(
+            "gateway_cost_usd", "Cost of the upstream calls in USD (priced requests)", ["client", "model"], registry=r
+        )
         self.decisions = Counter("routing_decisions", "Routing decisions", ["path", "reason"], registry=r)
         self.reasoning_steps = Histogram(
             "reasoning_steps", "Reasoning steps per reasoning request", buckets=STEPS, registry=r
@@ -151,6 +156,8 @@ class Metrics:
             self._child(self.tokens, route, "completion").inc(record.completion_tokens)
         if record.reasoning_steps is not None:
             self.reasoning_steps.observe(record.reasoning_steps)
+        if record.cost_usd:
+            self._child(self.cost, record.client or UNROUTED, record.model or UNROUTED).inc(record.cost_usd)
 
     def tool_call(self, server: str, tool: str, outcome: str, seconds: float) -> None:
         """One MCP tool call: `outcome` is `ok`, `error` or `timeout`."""

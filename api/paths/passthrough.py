@@ -5,8 +5,10 @@ Bytes are forwarded, not re-modelled: the body goes up as the client's JSON obje
 added for LiteLLM, which consumes `metadata` itself), and the upstream's answer
 or stream chunks come back as they are. The one change on streams: we always ask the
 upstream for the final usage chunk (the audit row and token metrics need it) and drop
-it again when the client did not ask for it. Each upstream call is an LLM span; its
-`traceparent` and `metadata.component` go up with the request (api/observability/tracing.py).
+it again when the client did not ask for it. Each call is priced (api/upstream/cost.py)
+from the answer's headers and usage; a stream that ends without usage has an unknown cost.
+Each upstream call is an LLM span; its `traceparent` and `metadata.component` go up with
+the request (api/observability/tracing.py).
 
 A non-streamed call is bounded by its whole-answer deadline (LLM_TOTAL_TIMEOUT_SECONDS); a
 stream by the per-chunk read timeout, and a stream that breaks after it started ends with
@@ -16,7 +18,7 @@ an `upstream_stream_error` event.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx2
@@ -30,6 +32,7 @@ from api.paths.base import ChatCall, JsonResult, PathResult, StreamResult
 from api.protocol import sse_data
 from api.request_record import RequestRecord
 from api.shielded import close_shielded
+from api.upstream.cost import call_cost
 from api.upstream.deadline import AnswerDeadline
 from api.upstream.errors import from_error_event, translate_exception, translate_stream_exception
 
@@ -56,8 +59,10 @@ class PassthroughPath:
             finally:
                 call.record.add_upstream_time(started)
             content = response.content
-            usage = _usage_of(content)
+            answer = _json_of(content)
+            usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else None
             call.record.add_usage(usage)
+            call.record.add_cost(call_cost(response.headers, usage, answer.get("model") or call.body.get("model")))
             llm_call.set_result(usage=usage, output=content)
         return JsonResult(content)
 
@@ -98,6 +103,7 @@ class PassthroughPath:
         self, response: httpx2.Response, record: RequestRecord, wants_usage: bool, started: float, llm_call: LlmCall
     ) -> AsyncIterator[bytes]:
         failure: BaseException | None = None
+        usage_seen = False
         try:
             async for payload in sse_data(response.aiter_bytes()):
                 if payload == b"[DONE]":
@@ -105,7 +111,8 @@ class PassthroughPath:
                 if payload.startswith(b'{"error"'):
                     raise from_error_event(orjson.loads(payload))
                 llm_call.add_chunk(payload)
-                forwarded = _account_usage(payload, record, wants_usage, llm_call)
+                usage_seen = usage_seen or _has_usage(payload)
+                forwarded = _account_usage(payload, record, wants_usage, llm_call, response.headers)
                 if forwarded is not None:
                     yield forwarded
             raise UpstreamError("The upstream stream ended without [DONE].", code="upstream_stream_error")
@@ -116,30 +123,44 @@ class PassthroughPath:
             failure = exc
             raise
         finally:
+            if not usage_seen:  # broken off, or an upstream that ignores include_usage
+                record.add_cost(None)
             record.add_upstream_time(started)
             llm_call.end(failure)
             await close_shielded(response.aclose)
 
 
-def _usage_of(content: bytes) -> dict[str, Any] | None:
+def _json_of(content: bytes) -> dict[str, Any]:
+    """The answer's JSON object ({} for anything else: it is forwarded as it is all the same)."""
     try:
-        usage = orjson.loads(content).get("usage")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return usage if isinstance(usage, dict) else None
+        answer = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _has_usage(payload: bytes) -> bool:
+    """Whether a chunk carries usage (a byte test: most chunks are forwarded unparsed)."""
+    return b'"usage"' in payload and b'"usage":null' not in payload and b'"usage": null' not in payload
 
 
 def _account_usage(
-    payload: bytes, record: RequestRecord, wants_usage: bool, llm_call: LlmCall | None = None
+    payload: bytes,
+    record: RequestRecord,
+    wants_usage: bool,
+    llm_call: LlmCall | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> bytes | None:
-    """Record a chunk's usage; return what to forward (None drops an unrequested usage chunk)."""
-    if b'"usage"' not in payload or b'"usage":null' in payload or b'"usage": null' in payload:
+    """Record a chunk's usage and the call's cost; return what to forward (None drops an
+    unrequested usage chunk)."""
+    if not _has_usage(payload):
         return payload
     chunk = orjson.loads(payload)
     usage = chunk.get("usage")
     if not usage:
         return payload
     record.add_usage(usage)
+    record.add_cost(call_cost(headers, usage, chunk.get("model") or record.model))
     if llm_call is not None:
         llm_call.set_result(usage=usage)
     if wants_usage:

@@ -25,6 +25,7 @@ from api.observability.tracing import Tracing
 from api.prompts import render
 from api.request_record import RequestRecord
 from api.routing.decision import RoutePath, RoutingDecision
+from api.upstream.cost import call_cost
 
 log = structlog.get_logger(__name__)
 
@@ -104,9 +105,10 @@ class LLMClassifier:
         with self.tracing.llm_span(COMPONENT, request, "routing classifier") as span:
             started = time.perf_counter()
             try:
-                completion = await self.llm.chat.completions.parse(
+                raw = await self.llm.chat.completions.with_raw_response.parse(
                     **request, response_format=self.schema, extra_headers=span.headers, extra_body=span.extra_body
                 )
+                completion = raw.parse()
             except (openai.OpenAIError, httpx2.HTTPError, ValidationError) as exc:
                 # A fallback, not a failure of the request: the span says why, the request goes on.
                 span.span.set_attribute("gateway.routing.fallback", f"{type(exc).__name__}: {exc}")
@@ -116,6 +118,7 @@ class LLMClassifier:
                 record.add_upstream_time(started)
             usage = completion.usage.model_dump() if completion.usage is not None else None
             record.add_usage(usage)
+            record.add_cost(call_cost(raw.headers, usage, completion.model or self.model))
             parsed = completion.choices[0].message.parsed
             span.set_result(usage=usage, output=parsed.model_dump() if parsed is not None else None)
         if parsed is None:  # a refusal

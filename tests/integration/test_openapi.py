@@ -118,3 +118,9 @@ def test_a_bounded_schemathesis_run_finds_nothing(gateway, tmp_path: Path):
     assert run.returncode == 0, f"{figures}\n{output}"
     assert statuses.get(200, 0) > 0, figures  # the examples reached the paths, not only the validation
     assert statuses.get(500, 0) == 0, figures  # a 500 is a bug (the upstream's failures are 502/504)
+
+
+def test_the_usage_route_and_its_parameters_are_described(gateway):
+    schema = httpx.get(gateway.url + "/openapi.json").json()
+    operation = schema["paths"]["/v1/usage"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"since", "until", "group_by"}

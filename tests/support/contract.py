@@ -19,4 +19,6 @@ CONTRACT_METRICS = (
     # section 13: bounded everywhere, losses counted
     "audit_rows_dropped_total",
     "audit_journal_bytes",
+    # section 10: cost per client and upstream model
+    "gateway_cost_usd_total",
 )

@@ -63,6 +63,17 @@ def test_a_routed_request_from_decision_to_finish():
     assert value(metrics, "gateway_tokens_total", route="passthrough", kind="completion") == 30
 
 
+def test_cost_is_counted_per_client_and_upstream_model_and_an_unknown_cost_adds_nothing():
+    metrics = Metrics()
+    for cost in (0.25, 0.5):
+        metrics.request_finished(record(route_path="passthrough", client="team-a", model="gpt-4o", cost_usd=cost))
+    metrics.request_finished(record(route_path="passthrough", client="team-a", model="mystery", cost_usd=None))
+    metrics.request_finished(record(route_path="passthrough", client="team-b", model="gpt-4o", cost_usd=0.0))
+    assert value(metrics, "gateway_cost_usd_total", client="team-a", model="gpt-4o") == 0.75
+    assert value(metrics, "gateway_cost_usd_total", client="team-a", model="mystery") is None
+    assert value(metrics, "gateway_cost_usd_total", client="team-b", model="gpt-4o") is None
+
+
 def test_unrouted_failures_cancellations_and_other_paths():
     metrics = Metrics()
     metrics.request_finished(record(status="error", http_status=401, latency_ms=1.0))

@@ -1,5 +1,5 @@
 """The agent's LLM calls, through the shared client: each one an LLM span (component
-`reasoning-agent`, `traceparent` to the upstream), usage and upstream time recorded,
+`reasoning-agent`, `traceparent` to the upstream), usage, cost and upstream time recorded,
 failures translated into `GatewayError`s at this boundary. A step (non-streamed) has the
 whole-answer deadline; the answer stream the per-chunk read timeout, and a break after it
 started is `upstream_stream_error`."""
@@ -18,6 +18,7 @@ from api.observability.tracing import Tracing
 from api.paths.base import ChatCall
 from api.paths.reasoning.conversation import Message
 from api.shielded import close_shielded
+from api.upstream.cost import call_cost
 from api.upstream.deadline import AnswerDeadline
 from api.upstream.errors import translate_exception, translate_stream_exception
 
@@ -38,15 +39,18 @@ class AgentLLM:
             started = time.perf_counter()
             try:
                 with self.deadline.bound():
-                    response = await self.llm.chat.completions.create(
+                    # The raw response for its headers: LiteLLM's cost is one of them.
+                    raw = await self.llm.chat.completions.with_raw_response.create(
                         **request, extra_headers=span.headers, extra_body=span.extra_body, timeout=self.deadline.timeout
                     )
+                    response = raw.parse()
             except _FAILURES as exc:
                 raise translate_exception(exc) from exc
             finally:
                 call.record.add_upstream_time(started)
             usage = response.usage.model_dump() if response.usage is not None else None
             call.record.add_usage(usage)
+            call.record.add_cost(call_cost(raw.headers, usage, response.model or request["model"]))
             reply = response.choices[0].message.content or ""
             span.set_result(usage=usage, output=reply)
         return reply
@@ -59,22 +63,26 @@ class AgentLLM:
         with self.tracing.llm_span(COMPONENT, {**request, "stream": True}, name) as span:
             started = time.perf_counter()
             answer: list[str] = []
+            usage_seen = False
             try:
                 try:
-                    stream = await self.llm.chat.completions.create(
+                    raw = await self.llm.chat.completions.with_raw_response.create(
                         **request,
                         stream=True,
                         stream_options={"include_usage": True},
                         extra_headers=span.headers,
                         extra_body=span.extra_body,
                     )
+                    stream = raw.parse()
                 except _FAILURES as exc:
                     raise translate_exception(exc) from exc
                 try:
                     async for chunk in stream:
                         if chunk.usage is not None:
+                            usage_seen = True
                             usage = chunk.usage.model_dump()
                             call.record.add_usage(usage)
+                            call.record.add_cost(call_cost(raw.headers, usage, chunk.model or request["model"]))
                             span.set_result(usage=usage)
                         for choice in chunk.choices:
                             if choice.delta.content or choice.finish_reason:
@@ -84,6 +92,8 @@ class AgentLLM:
                     raise translate_stream_exception(exc) from exc
                 finally:
                     await close_shielded(stream.close)
+                    if not usage_seen:  # broken off: what it cost is unknown
+                        call.record.add_cost(None)
             finally:
                 call.record.add_upstream_time(started)
             span.set_result(output="".join(answer))

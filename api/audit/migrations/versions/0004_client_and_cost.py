@@ -24,7 +24,7 @@ def upgrade() -> None:
     # Nullable, no default: older rows keep NULL (no client known, cost unknown), and the
     # adds are instant on Postgres.
     op.add_column("audit_log", sa.Column("client", sa.String(64), nullable=True))
-    op.add_column("audit_log", sa.Column("cost_usd", sa.Float(), nullable=True))
+    op.add_column("audit_log", sa.Column("cost_usd", sa.Double(), nullable=True))
     # Scoped audit reads, `GET /v1/usage` of one client and the budget's period-to-date sum
     # all filter on the client and a time range.
     op.create_index(INDEX, "audit_log", ["client", "created_at", "id"])
