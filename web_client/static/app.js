@@ -1,6 +1,6 @@
 // The chat page: settings, the conversation (kept in the page), sending, stopping.
 import { AnswerView } from "./answer.js";
-import { GatewayError, getJson, openChat } from "./gateway.js";
+import { GatewayError, getJson, openChat, postJson } from "./gateway.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -12,8 +12,55 @@ const state = {
 };
 
 bindControls();
-loadConfig();
-loadModels();
+start();
+
+/** Show the login until the server says this browser may chat; then load the chat. */
+async function start() {
+  let session;
+  try {
+    session = await getJson("/api/session");
+  } catch (error) {
+    document.querySelector("[data-testid=gateway-url]").textContent = describe(error);
+    return;
+  }
+  if (!session.authenticated) {
+    showLogin();
+    return;
+  }
+  $("login").hidden = true;
+  $("layout").hidden = false;
+  $("logout").hidden = session.open;
+  loadConfig();
+  loadModels();
+}
+
+function showLogin() {
+  $("layout").hidden = true;
+  $("logout").hidden = true;
+  $("login").hidden = false;
+  $("password").focus();
+}
+
+async function logIn(event) {
+  event.preventDefault();
+  const error = document.querySelector("[data-testid=login-error]");
+  try {
+    await postJson("/api/login", { password: $("password").value });
+  } catch (failure) {
+    error.textContent = describe(failure);
+    error.hidden = false;
+    return;
+  }
+  $("password").value = "";
+  error.hidden = true;
+  start();
+}
+
+async function logOut() {
+  state.controller?.abort();
+  await postJson("/api/logout", {}).catch(() => null);
+  showLogin();
+}
 
 function bindControls() {
   $("composer").addEventListener("submit", (event) => {
@@ -28,6 +75,8 @@ function bindControls() {
   });
   $("stop").addEventListener("click", () => state.controller?.abort());
   $("new-chat").addEventListener("click", newChat);
+  $("login-form").addEventListener("submit", logIn);
+  $("logout").addEventListener("click", logOut);
   $("settings-toggle").addEventListener("click", () => setSettingsOpen(!settingsDrawerOpen()));
   // A tap in the conversation or the composer puts the drawer away, as on any phone.
   document.querySelector(".chat").addEventListener("pointerdown", () => setSettingsOpen(false));
