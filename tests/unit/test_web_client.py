@@ -105,6 +105,7 @@ def test_the_form_becomes_a_streamed_sdk_call_with_the_routing_headers():
         "model": "gpt-4o",
         "messages": [{"role": "user", "content": "hi"}],
         "stream": True,
+        "stream_options": {"include_usage": True},
         "temperature": 0,
         "extra_headers": {"X-Routing-Mode": "reasoning", "X-Session-ID": "session-1", "X-Client-Request-Id": "web-1"},
     }
