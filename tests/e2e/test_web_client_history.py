@@ -18,12 +18,14 @@ from tests.support.chat_page import marker, open_chat, send
 
 pytestmark = pytest.mark.browser
 
+ANSWER_TIMEOUT_MS = 30_000
 TOKENS = re.compile(r"^\d+ \+ \d+ = \d+ tokens$")
 
 
 def ask(page: Page, text: str) -> None:
     turn = send(page, text)
-    expect(turn).to_have_attribute("data-state", "done")
+    # The first answer of a fresh stack can take a while (LiteLLM's first request is slow).
+    expect(turn).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
     expect(turn.get_by_test_id("answer")).to_have_text(f"Echo: {text}")
     expect(turn.get_by_test_id("usage")).to_have_text(TOKENS)
 
@@ -116,7 +118,7 @@ def test_on_a_phone_the_history_lives_in_the_drawer(page, web_client):
     toggle.click()
     tag = marker()
     turn = send(page, f"What is the weather in Paris? {tag} and a long word {'x' * 80}")
-    expect(turn).to_have_attribute("data-state", "done")
+    expect(turn).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
     expect(turn.get_by_test_id("usage")).to_have_text(TOKENS)  # the reasoning path reports tokens too
     print(f"reasoning answer: {turn.get_by_test_id('usage').inner_text()}")
     page.get_by_test_id("new-chat").click()

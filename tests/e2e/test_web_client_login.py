@@ -120,6 +120,8 @@ def test_a_person_logs_in_in_the_browser_and_chats(page, locked_web_client, view
     page.goto(locked_web_client.url)
     expect(page.get_by_test_id("login")).to_be_visible()
     expect(page.get_by_test_id("conversation")).to_be_hidden()
+    for button in ("new-chat", "settings-toggle", "logout"):
+        expect(page.get_by_test_id(button)).to_be_hidden()
     expect(page.get_by_test_id("password")).to_be_focused()
     page.get_by_test_id("password").fill("not it")
     page.get_by_test_id("login-submit").click()

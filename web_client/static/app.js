@@ -30,6 +30,7 @@ async function start() {
     showLogin();
     return;
   }
+  delete document.body.dataset.login;
   $("login").hidden = true;
   $("layout").hidden = false;
   $("logout").hidden = session.open;
@@ -38,6 +39,7 @@ async function start() {
 }
 
 function showLogin() {
+  document.body.dataset.login = "required"; // app.css hides the chat's buttons meanwhile
   $("layout").hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
