@@ -306,6 +306,7 @@ async function send() {
     } else {
       if (error instanceof GatewayError) answer.showMeta(error.headers);
       answer.fail(describe(error));
+      if (error instanceof GatewayError && error.code === "login_required") showLogin(); // the login expired
     }
   } finally {
     answer.finish(ended);
