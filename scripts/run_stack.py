@@ -102,6 +102,17 @@ def base_env() -> dict[str, str]:
     return {k: os.environ[k] for k in keep if k in os.environ} | {"PYTHONUNBUFFERED": "1"}
 
 
+def web_client_env(env: dict[str, str]) -> dict[str, str]:
+    """The derived settings of the web client: its gateway token, and open (no login) unless a password is set.
+
+    Open is safe here: the web client listens on 127.0.0.1, and refuses to start open elsewhere.
+    """
+    derived = {"WEB_CLIENT_API_TOKEN": web_client_token(env)}
+    if not env.get("WEB_CLIENT_OPEN"):
+        derived["WEB_CLIENT_OPEN"] = "false" if env.get("WEB_CLIENT_PASSWORD") else "true"
+    return derived
+
+
 def web_client_token(env: dict[str, str]) -> str:
     """The token the web client sends: WEB_CLIENT_API_TOKEN, else the gateway's first API_TOKENS entry.
 
@@ -184,11 +195,11 @@ def main() -> int:
         env=api_env,
         cwd=str(REPO),
     )
-    # The web client reads its WEB_CLIENT_* settings from .env itself; only the token is derived.
+    # The web client reads its WEB_CLIENT_* settings from .env itself; only the token and OPEN are derived.
     manager.add_process(
         "web",
         f"{venv_bin / 'python'} -m web_client",
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "WEB_CLIENT_API_TOKEN": web_client_token(env | dict(os.environ))},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **web_client_env(env | dict(os.environ))},
         cwd=str(REPO),
     )
     manager.loop()

@@ -7,13 +7,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from web_client import access
 from web_client.chat import ChatRelay
 from web_client.config import WebClientSettings
 from web_client.gateway import build_gateway_client
-from web_client.routes import STATIC_DIR, health, index, list_models, page_config
+from web_client.routes import STATIC_DIR, PageHeaders, health, index, list_models, page_config
 
 
 def create_app(settings: WebClientSettings | None = None) -> Starlette:
@@ -32,9 +34,14 @@ def create_app(settings: WebClientSettings | None = None) -> Starlette:
     routes = [
         Route("/", index),
         Route("/health", health),
+        Route("/api/session", access.session_state),
+        Route("/api/login", access.login, methods=["POST"]),
+        Route("/api/logout", access.logout, methods=["POST"]),
         Route("/api/config", page_config),
         Route("/api/models", list_models),
         Route("/api/chat", ChatRelay(), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # PageHeaders outermost, so even the Host check's refusal and the 401s carry them.
+    stack = [Middleware(PageHeaders), *access.middleware(settings)]
+    return Starlette(routes=routes, middleware=stack, lifespan=lifespan)

@@ -59,6 +59,8 @@ class ChatForm(BaseModel):
             "model": self.model,
             "messages": [message.model_dump() for message in self.messages],
             "stream": True,
+            # The last chunk then carries the answer's usage (tokens, and a cost when the gateway has one).
+            "stream_options": {"include_usage": True},
             "extra_headers": {"X-Routing-Mode": self.routing_mode},
         }
         if self.temperature is not None:

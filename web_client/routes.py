@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import openai
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web_client.gateway import error_response
 
@@ -26,7 +28,29 @@ PAGE_HEADERS = {
 
 
 async def index(request: Request) -> Response:
-    return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+    return FileResponse(STATIC_DIR / "index.html")
+
+
+class PageHeaders:
+    """`PAGE_HEADERS` on every HTML answer, whichever route served it (`/`, `/static/index.html`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("x-content-type-options", "nosniff")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.update(PAGE_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 async def health(request: Request) -> Response:

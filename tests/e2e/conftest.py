@@ -50,6 +50,8 @@ class WebClient:
 def start_web_client(logs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., WebClient]]:
     """Start (or reuse) `python -m web_client` in front of `gateway`, with `WEB_CLIENT_*` overrides.
 
+    It runs open (no login) on loopback unless a `password` is given.
+
     It runs from an empty working directory so a developer's `.env` cannot leak in.
     """
     running: dict[tuple[tuple[str, str], ...], WebClient] = {}
@@ -57,6 +59,7 @@ def start_web_client(logs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     def start(gateway: Gateway, **overrides: object) -> WebClient:
         env = {"WEB_CLIENT_GATEWAY_URL": gateway.url, "WEB_CLIENT_API_TOKEN": TOKEN, "WEB_CLIENT_PHOENIX_URL": ""}
+        env["WEB_CLIENT_OPEN"] = "false" if "password" in overrides else "true"
         env.update({f"WEB_CLIENT_{key.upper()}": str(value) for key, value in overrides.items()})
         key = tuple(sorted(env.items()))
         if key not in running:
@@ -95,6 +98,15 @@ def agent_gateway(start_gateway, demo_mcp, tmp_path_factory) -> Gateway:
 def web_client(start_web_client, agent_gateway) -> WebClient:
     """The web client in front of the agent gateway, with trace links to a Phoenix UI URL."""
     return start_web_client(agent_gateway, phoenix_url="http://phoenix.test:6006")
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def locked_web_client(start_web_client, agent_gateway) -> WebClient:
+    """The web client with a login (`PASSWORD`), as compose runs it."""
+    return start_web_client(agent_gateway, password=PASSWORD)
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_the_stream_is_relayed_unchanged_with_the_gateways_headers(web_client, a
     relayed = chat(web_client, **body, request_id=request_id, session_id="s-1")
     direct = httpx.post(
         agent_gateway.base_url + "/chat/completions",
-        json={**body, "stream": True},
+        json={**body, "stream": True, "stream_options": {"include_usage": True}},
         headers={"Authorization": f"Bearer {TOKEN}", "X-Routing-Mode": "passthrough"},
         timeout=30,
     )
@@ -70,6 +70,8 @@ def test_the_stream_is_relayed_unchanged_with_the_gateways_headers(web_client, a
     # Same events as a direct client gets, but for the per-answer id and timestamp.
     assert _without_ids(payloads(relayed.text)) == _without_ids(payloads(direct.text))
     assert payloads(relayed.text)[-1] == "[DONE]"
+    usage = payloads(relayed.text)[-2]["usage"]  # asked for: the page shows each answer's tokens
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
     line = agent_gateway.access_line(gateway_id)
     assert (line["session_id"], line["route"], line["outcome"]) == ("s-1", "passthrough", "ok")
     assert line["client_request_id"] == request_id

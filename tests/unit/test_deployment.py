@@ -49,6 +49,7 @@ from tests.support.deployment_files import (
     url_parts,
     urls_in,
 )
+from web_client.config import WebClientSettings
 
 BASE = load_yaml(COMPOSE_FILE)
 DEV = load_yaml(COMPOSE_DEV_FILE)
@@ -298,6 +299,25 @@ def test_the_web_client_talks_to_the_gateway_inside_the_network():
     assert {"WEB_CLIENT_API_TOKEN", "WEB_CLIENT_PHOENIX_URL"} <= set(env)
 
 
+def test_every_web_client_setting_is_in_compose_the_env_examples_and_the_readme():
+    configuration = markdown_section(README, "Configuration") + markdown_section(README, "Web client")
+    compose = set(environment(SERVICES["web-client"]))
+    for field in WebClientSettings.model_fields:
+        name = f"WEB_CLIENT_{field.upper()}"
+        assert name in configuration, f"README lacks {name}"
+        assert name in compose, f"compose does not pass {name} to web-client"
+        for example in ENV_EXAMPLES:
+            assert name in env_file(example), f"{example.name} lacks {name}"
+
+
+def test_compose_runs_the_web_client_with_a_login_it_cannot_start_without():
+    env = environment(SERVICES["web-client"])
+    assert env["WEB_CLIENT_OPEN"] == "false"
+    required = {i.name: i for i in interpolations(COMPOSE_FILE.read_text()) if i.operator == ":?"}
+    assert "WEB_CLIENT_PASSWORD" in required
+    assert ".env" in (required["WEB_CLIENT_PASSWORD"].argument or "")
+
+
 def test_litellm_runs_the_project_config_with_its_database_and_phoenix():
     litellm = SERVICES["litellm"]
     command = litellm["command"]
@@ -491,10 +511,11 @@ def test_published_ports_match_the_readme():
     assert readme_ports() == compose
 
 
-def test_only_the_api_and_the_web_client_listen_beyond_this_machine():
+def test_only_the_api_listens_beyond_this_machine():
+    # The web client holds a gateway token: loopback by default, exposed only behind a TLS proxy.
     for name, service in SERVICES.items():
         for port in ports(service):
-            if name in ("reasoning-api", "web-client"):
+            if name == "reasoning-api":
                 assert port.host_ip is None, f"{name}:{port.host}"
             else:
                 assert port.host_ip == "127.0.0.1", f"{name} publishes {port.host} on every interface"

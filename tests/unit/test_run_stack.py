@@ -26,6 +26,12 @@ def test_no_token_when_the_gateway_has_none():
     assert run_stack.web_client_token({"API_TOKENS": ""}) == ""
 
 
+def test_make_run_runs_the_web_client_open_on_loopback_unless_a_password_is_set():
+    assert run_stack.web_client_env({})["WEB_CLIENT_OPEN"] == "true"
+    assert run_stack.web_client_env({"WEB_CLIENT_PASSWORD": "pw"})["WEB_CLIENT_OPEN"] == "false"
+    assert "WEB_CLIENT_OPEN" not in run_stack.web_client_env({"WEB_CLIENT_OPEN": "false"})  # .env decides
+
+
 def test_the_fake_models_port_is_a_setting():
     assert run_stack.fake_model_port({}) == 9100
     assert run_stack.fake_model_port({"FAKE_MODEL_PORT": "9300"}) == 9300

@@ -9,8 +9,10 @@ import httpx2
 import openai
 import pytest
 from pydantic import ValidationError
+from starlette.datastructures import Headers
 
 from tests.support.processes import REPO
+from web_client.access import is_cross_site
 from web_client.chat import ChatForm
 from web_client.config import WebClientSettings
 from web_client.gateway import broken_stream_event, build_gateway_client, error_response, forwarded_headers
@@ -19,6 +21,8 @@ FORM = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "rou
 
 
 def settings(monkeypatch, **env) -> WebClientSettings:
+    if "WEB_CLIENT_PASSWORD" not in env:
+        monkeypatch.setenv("WEB_CLIENT_OPEN", "true")
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return WebClientSettings(_env_file=None)
@@ -48,6 +52,46 @@ def test_settings_defaults_and_prefix(monkeypatch):
     assert str(build_gateway_client(custom).base_url) == "http://reasoning-api:8000/v1/"
 
 
+def test_it_will_not_start_without_a_login_unless_open_on_loopback(monkeypatch):
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        assert settings(monkeypatch, WEB_CLIENT_HOST=host).open
+    for host in ("0.0.0.0", "::", "192.168.1.5", "example.com"):
+        with pytest.raises(ValidationError, match="WEB_CLIENT_OPEN=true is allowed only on loopback"):
+            settings(monkeypatch, WEB_CLIENT_HOST=host)
+    monkeypatch.setenv("WEB_CLIENT_OPEN", "false")
+    with pytest.raises(ValidationError, match="WEB_CLIENT_PASSWORD is empty"):
+        WebClientSettings(_env_file=None)
+    locked = settings(monkeypatch, WEB_CLIENT_PASSWORD="pw", WEB_CLIENT_OPEN="false", WEB_CLIENT_HOST="0.0.0.0")
+    assert "pw" not in repr(locked)
+    with pytest.raises(ValidationError, match="choose one"):
+        settings(monkeypatch, WEB_CLIENT_PASSWORD="pw", WEB_CLIENT_OPEN="true", WEB_CLIENT_HOST="127.0.0.1")
+
+
+def test_allowed_hosts_are_a_comma_separated_list(monkeypatch):
+    assert settings(monkeypatch).allowed_hosts == ["localhost", "127.0.0.1"]
+    assert settings(monkeypatch, WEB_CLIENT_ALLOWED_HOSTS=" chat.example.com, *.corp ,").allowed_hosts == [
+        "chat.example.com",
+        "*.corp",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "refused"),
+    [
+        ("POST", {"host": "localhost:8080"}, False),  # a program (no browser headers)
+        ("POST", {"host": "localhost:8080", "sec-fetch-site": "same-origin"}, False),
+        ("POST", {"host": "localhost:8080", "origin": "http://localhost:8080"}, False),
+        ("POST", {"host": "localhost:8080", "sec-fetch-site": "cross-site"}, True),
+        ("POST", {"host": "localhost:8080", "sec-fetch-site": "same-site"}, True),
+        ("POST", {"host": "localhost:8080", "origin": "http://localhost:9999"}, True),
+        ("POST", {"host": "localhost:8080", "origin": "null"}, True),
+        ("GET", {"host": "localhost:8080", "sec-fetch-site": "cross-site"}, False),
+    ],
+)
+def test_cross_site_requests_are_told_apart(method, headers, refused):
+    assert (is_cross_site(method, Headers(headers)) is not None) is refused
+
+
 def test_settings_reject_a_url_that_is_not_http(monkeypatch):
     with pytest.raises(ValidationError, match="http"):
         settings(monkeypatch, WEB_CLIENT_GATEWAY_URL="reasoning-api:8000")
@@ -61,6 +105,7 @@ def test_the_form_becomes_a_streamed_sdk_call_with_the_routing_headers():
         "model": "gpt-4o",
         "messages": [{"role": "user", "content": "hi"}],
         "stream": True,
+        "stream_options": {"include_usage": True},
         "temperature": 0,
         "extra_headers": {"X-Routing-Mode": "reasoning", "X-Session-ID": "session-1", "X-Client-Request-Id": "web-1"},
     }

@@ -1,6 +1,7 @@
 // One assistant answer on the page: the routing line, the reasoning cards, the streamed
 // Markdown answer, and what ended it (done, stopped, error).
 import { el } from "./dom.js";
+import { usageText } from "./history.js";
 import { renderMarkdown } from "./markdown.js";
 import { ReasoningView } from "./reasoning.js";
 
@@ -37,15 +38,35 @@ export class AnswerView {
     this.answer = node.querySelector(".answer");
     this.thinking = node.querySelector(".thinking");
     this.text = "";
+    this.meta = null; // the fields of the meta line, kept with the conversation
+    this.events = []; // the reasoning events, replayed when a stored conversation is shown again
+    this.usage = null; // the stream's last chunk's usage (stream_options.include_usage)
+    this.errorText = null;
     this.failed = false;
     this.renderPending = false;
   }
 
   showMeta(headers) {
-    const fields = metaFields(headers, this.phoenixUrl);
+    this.restoreMeta(metaFields(headers, this.phoenixUrl));
+    this.node.dataset.state = "streaming";
+  }
+
+  restoreMeta(fields) {
+    this.meta = fields;
     if (fields.requestId) this.node.dataset.requestId = fields.requestId; // the gateway's id: its logs, its audit row
     renderMeta(this.node.querySelector(".meta"), fields);
-    this.node.dataset.state = "streaming";
+  }
+
+  /** The answer's tokens (and cost, when the gateway reports one) on its meta line. */
+  showUsage(usage) {
+    this.usage = usage;
+    const text = usageText(usage);
+    if (!text) return;
+    const meta = this.node.querySelector(".meta");
+    const chip = meta.querySelector("[data-testid=usage]") ?? el("span", { class: "usage", "data-testid": "usage" });
+    chip.textContent = text;
+    chip.title = "tokens: prompt + completion = total, as the gateway reported them";
+    meta.append(chip);
   }
 
   /** Apply one decoded stream event: a chunk (reasoning event, thinking, answer text) or an error. */
@@ -55,8 +76,12 @@ export class AnswerView {
       this.fail(`The answer failed${error.code ? ` (${error.code})` : ""}: ${error.message || "no details"}`);
       return;
     }
+    if (chunk.usage) this.showUsage(chunk.usage);
     const delta = chunk.choices?.[0]?.delta ?? {};
-    if (delta.reasoning_event) this.reasoning.apply(delta.reasoning_event);
+    if (delta.reasoning_event) {
+      this.events.push(delta.reasoning_event);
+      this.reasoning.apply(delta.reasoning_event);
+    }
     else if (delta.reasoning_content) this.addThinking(delta.reasoning_content);
     if (delta.content) {
       this.text += delta.content;
@@ -83,6 +108,7 @@ export class AnswerView {
 
   fail(message) {
     this.failed = true;
+    this.errorText = message;
     const error = this.node.querySelector(".error");
     error.textContent = message;
     error.hidden = false;

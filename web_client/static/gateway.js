@@ -26,6 +26,18 @@ export async function getJson(path) {
   return body;
 }
 
+/** POST JSON to an endpoint of the web client; throws GatewayError on an error status. */
+export async function postJson(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new GatewayError(response.status, answer, response.headers);
+  return answer;
+}
+
 /**
  * POST a chat request; resolves once the gateway answered with headers.
  * Returns {headers, chunks}: `chunks` yields each decoded JSON event of the stream until [DONE]
