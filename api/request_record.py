@@ -19,6 +19,7 @@ from api.hashing import canonical_sha256
 
 if TYPE_CHECKING:
     from api.clients.admission import Admission
+    from api.upstream.litellm_headers import UpstreamOutcome
 
 Outcome = Literal["ok", "error", "cancelled"]
 
@@ -58,6 +59,11 @@ class RequestRecord:
     client: str | None = None  # the resolved client's name (api/clients); `client_id` is the token hash
     cost_usd: float | None = 0.0  # summed over the request's upstream calls; None once any is unpriced
     cost_unknown: bool = False  # an unpriced call was seen: `cost_usd` stays None whatever follows
+    upstream_model: str | None = None  # the model (LiteLLM model group) that answered the last call
+    attempted_retries: int | None = None  # LiteLLM's retries, summed over the request's calls
+    attempted_fallbacks: int | None = None  # LiteLLM's fallbacks, summed over the request's calls
+    cache_hit: bool | None = None  # every call was answered from LiteLLM's cache; None: not known
+    upstream_headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # forwarded to the client
     admission: Admission | None = None  # a limited client's slot and window figures, settled when the request ends
 
     def elapsed_ms(self) -> float:
@@ -91,6 +97,15 @@ class RequestRecord:
             self.cost_usd = None
             return
         self.cost_usd = (self.cost_usd or 0.0) + cost
+
+    def note_upstream(self, outcome: UpstreamOutcome | None) -> None:
+        """Add what LiteLLM did for one call (None: the upstream said nothing)."""
+        if outcome is None:
+            return
+        self.upstream_model = outcome.model
+        self.attempted_retries = (self.attempted_retries or 0) + outcome.retries
+        self.attempted_fallbacks = (self.attempted_fallbacks or 0) + outcome.fallbacks
+        self.cache_hit = outcome.cache_hit if self.cache_hit is None else self.cache_hit and outcome.cache_hit
 
     def add_upstream_time(self, started: float) -> None:
         """Add the time since `started` (a perf_counter value) to the upstream total."""

@@ -78,6 +78,17 @@ class Gateway:
                 timeout=seconds,
             )
 
+    def audit_row(self, request_id: str, timeout: float = 5.0) -> dict:
+        """The audit row of a request, read as the operator client does (rows land shortly after the answer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = httpx.get(f"{self.base_url}/audit/{request_id}", headers=OPS_HEADERS, timeout=10)
+            if response.status_code == 200:
+                return response.json()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no audit row for {request_id}: {response.status_code} {response.text}")
+            time.sleep(0.05)
+
     def access_line(self, request_id: str | None = None, *, client_request_id: str | None = None) -> dict:
         """The access-log line of a request (written when it finishes), by the gateway's id or the caller's."""
         key, wanted = ("request_id", request_id) if request_id is not None else ("client_request_id", client_request_id)

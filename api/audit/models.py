@@ -95,9 +95,15 @@ class AuditRow(Base):
     # upstream calls, NULL when a model's price is unknown (migration 0004).
     client: Mapped[str | None] = mapped_column(String(64))
     cost_usd: Mapped[float | None]
+    # What LiteLLM did (its x-litellm-* headers): the model group that answered the last call,
+    # retries and fallbacks summed over the calls, every call served from its cache (0005).
+    upstream_model: Mapped[str | None] = mapped_column(String())
+    attempted_retries: Mapped[int | None]
+    attempted_fallbacks: Mapped[int | None]
+    cache_hit: Mapped[bool | None]
 
 
 #: The columns of contract section 7 in its order, then `requested_model` (migration 0002),
-#: `client_request_id` (0003), `client` and `cost_usd` (0004): the row dict, the journal and
-#: the API use these.
+#: `client_request_id` (0003), `client` and `cost_usd` (0004), the upstream outcome (0005):
+#: the row dict, the journal and the API use these.
 AUDIT_FIELDS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns if c.name != "id")

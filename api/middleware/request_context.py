@@ -72,6 +72,7 @@ def response_headers_for(record: RequestRecord) -> list[tuple[bytes, bytes]]:
         headers.append((b"x-routing-reason", (record.route_reason or "").encode()))
     if record.trace_id is not None:
         headers.append((b"x-trace-id", record.trace_id.encode()))
+    headers.extend(record.upstream_headers)  # LiteLLM's x-litellm-* (passthrough)
     return headers
 
 

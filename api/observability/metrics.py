@@ -13,6 +13,9 @@ Paths and services record the rest through a small API:
 Labels stay low-cardinality: route and path are the three path names (or `none` for a
 request rejected before routing), status is ok / error / cancelled, reason is a contract
 code, kind is prompt / completion; server and tool names come from configuration.
+`gateway_upstream_fallbacks_total`, `gateway_upstream_retries_total` and
+`gateway_upstream_cache_hits_total{model}` count what LiteLLM reported doing (by the model
+the request asked for; the audit row's `upstream_model` says which one answered).
 `gateway_cost_usd_total{client,model}` is labelled by the configured client's name and the
 upstream model, and counts only priced requests (a model without a price never gets a label).
 
@@ -105,6 +108,14 @@ class Metrics:
         self.cost = Counter(
             "gateway_cost_usd", "Cost of the upstream calls in USD (priced requests)", ["client", "model"], registry=r
         )
+        # What LiteLLM did (contract section 11), by the model the client asked for.
+        self.fallbacks = Counter(
+            "gateway_upstream_fallbacks", "Fallbacks LiteLLM made to another model", ["model"], registry=r
+        )
+        self.retries = Counter("gateway_upstream_retries", "Retries LiteLLM made", ["model"], registry=r)
+        self.cache_hits = Counter(
+            "gateway_upstream_cache_hits", "Requests LiteLLM answered from its cache", ["model"], registry=r
+        )
         self.decisions = Counter("routing_decisions", "Routing decisions", ["path", "reason"], registry=r)
         self.reasoning_steps = Histogram(
             "reasoning_steps", "Reasoning steps per reasoning request", buckets=STEPS, registry=r
@@ -158,6 +169,12 @@ class Metrics:
             self.reasoning_steps.observe(record.reasoning_steps)
         if record.cost_usd:
             self._child(self.cost, record.client or UNROUTED, record.model or UNROUTED).inc(record.cost_usd)
+        if record.attempted_fallbacks:
+            self._child(self.fallbacks, record.model or UNROUTED).inc(record.attempted_fallbacks)
+        if record.attempted_retries:
+            self._child(self.retries, record.model or UNROUTED).inc(record.attempted_retries)
+        if record.cache_hit:
+            self._child(self.cache_hits, record.model or UNROUTED).inc()
 
     def tool_call(self, server: str, tool: str, outcome: str, seconds: float) -> None:
         """One MCP tool call: `outcome` is `ok`, `error` or `timeout`."""

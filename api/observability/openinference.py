@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from openinference.semconv.trace import OpenInferenceMimeTypeValues, OpenInferenceSpanKindValues, SpanAttributes
 
+from api.upstream.litellm_headers import UpstreamOutcome
+
 Attributes = dict[str, Any]
 
 KIND = SpanAttributes.OPENINFERENCE_SPAN_KIND
@@ -96,6 +98,20 @@ def usage_attributes(usage: Mapping[str, Any] | None) -> Attributes:
         SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: completion,
         SpanAttributes.LLM_TOKEN_COUNT_TOTAL: int(usage.get("total_tokens") or prompt + completion),
     }
+
+
+def upstream_attributes(outcome: UpstreamOutcome | None) -> Attributes:
+    """What LiteLLM did for the call (contract section 11), beside the OpenInference names."""
+    if outcome is None:
+        return {}
+    attributes: Attributes = {
+        "gateway.upstream.attempted_retries": outcome.retries,
+        "gateway.upstream.attempted_fallbacks": outcome.fallbacks,
+        "gateway.upstream.cache_hit": outcome.cache_hit,
+    }
+    if outcome.model:
+        attributes["gateway.upstream.model"] = outcome.model
+    return attributes
 
 
 def stream_text(payloads: Iterable[bytes]) -> str:

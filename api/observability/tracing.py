@@ -49,8 +49,10 @@ from api.observability.openinference import (
     output_attributes,
     stream_text,
     tool_attributes,
+    upstream_attributes,
     usage_attributes,
 )
+from api.upstream.litellm_headers import UpstreamOutcome
 
 __all__ = ["AGENT", "CHAIN", "TOOL", "LlmCall", "Tracing", "outcome_of"]
 
@@ -148,6 +150,11 @@ class LlmCall:
             attributes.update(self._tracing.output_attributes(output))
         if attributes:
             self.span.set_attributes(attributes)
+
+    def set_upstream(self, outcome: UpstreamOutcome | None) -> None:
+        """What LiteLLM reported doing for this call: the model that answered, retries, fallbacks, cache."""
+        if outcome is not None and self.span.is_recording():
+            self.span.set_attributes(upstream_attributes(outcome))
 
     def end(self, exc: BaseException | None = None) -> None:
         """End the span once: ok, failed with `exc`, or cancelled. Later calls do nothing."""

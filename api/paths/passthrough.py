@@ -35,6 +35,7 @@ from api.shielded import close_shielded
 from api.upstream.cost import call_cost
 from api.upstream.deadline import AnswerDeadline
 from api.upstream.errors import from_error_event, translate_exception, translate_stream_exception
+from api.upstream.litellm_headers import note_litellm
 
 CHAT_COMPLETIONS = "/chat/completions"
 COMPONENT = "passthrough"  # metadata.component: how LiteLLM's and Phoenix's views tell callers apart
@@ -58,6 +59,7 @@ class PassthroughPath:
                     response = await self._post(llm_call, limits=self.deadline.timeout)
             finally:
                 call.record.add_upstream_time(started)
+            note_litellm(response.headers, call.record, llm_call, forward=True)
             content = response.content
             answer = _json_of(content)
             usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else None
@@ -79,6 +81,7 @@ class PassthroughPath:
             call.record.add_upstream_time(started)
             llm_call.end(exc)
             raise
+        note_litellm(response.headers, call.record, llm_call, forward=True)
         return StreamResult(self._relay(response, call.record, wants_usage, started, llm_call))
 
     async def _post(

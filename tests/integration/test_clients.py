@@ -77,16 +77,6 @@ def audit(gateway: Gateway, token: str, path: str = "", **params: str) -> httpx.
     return httpx.get(gateway.base_url + "/audit" + path, params=params, headers=headers, timeout=10)
 
 
-def row_of(gateway: Gateway, request_id: str) -> dict:
-    """The audit row of a request, as the operator reads it (rows land shortly after the answer)."""
-    for _ in range(100):
-        response = audit(gateway, OPS_TOKEN, f"/{request_id}")
-        if response.status_code == 200:
-            return response.json()
-        time.sleep(0.05)
-    raise AssertionError(f"no audit row for {request_id}")
-
-
 def test_refusals_are_403_in_the_openai_shape_and_the_sdk_raises_permission_denied(gateway):
     beta = sdk(gateway, TOKENS["BETA_TOKEN"])
     with pytest.raises(openai.PermissionDeniedError) as no_scope:
@@ -122,7 +112,7 @@ def test_audit_reads_are_scoped_to_the_client(gateway):
     a = alpha.chat.completions.with_raw_response.create(model="fake-model", messages=user(f"a {tag}"))
     b = beta.chat.completions.with_raw_response.create(model="fake-model", messages=user(f"b {tag}"))
     a_id, b_id = a.headers["x-request-id"], b.headers["x-request-id"]
-    assert (row_of(gateway, a_id)["client"], row_of(gateway, b_id)["client"]) == ("alpha", "beta")
+    assert (gateway.audit_row(a_id)["client"], gateway.audit_row(b_id)["client"]) == ("alpha", "beta")
 
     own = audit(gateway, TOKENS["BETA_TOKEN"], f"/{b_id}")
     assert own.status_code == 200
@@ -154,7 +144,7 @@ def test_the_prompt_hash_is_keyed(gateway):
     raw = sdk(gateway, TOKENS["ALPHA_TOKEN"]).chat.completions.with_raw_response.create(
         model="fake-model", messages=messages
     )
-    row = row_of(gateway, raw.headers["x-request-id"])
+    row = gateway.audit_row(raw.headers["x-request-id"])
     canonical = orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
     assert row["prompt_sha256"] == hmac.new(HASH_KEY.encode(), canonical, hashlib.sha256).hexdigest()
     assert row["prompt_sha256"] != hashlib.sha256(canonical).hexdigest()  # a guess cannot be confirmed

@@ -21,6 +21,7 @@ from tests.support.processes import REPO, ServerProcess, free_port
 
 CONFIG = REPO / "tests" / "support" / "litellm_resilience_config.yaml"
 COOLDOWN_SECONDS = 3  # router_settings.cooldown_time in that config
+OUTCOME = ("model", "upstream_model", "attempted_retries", "attempted_fallbacks", "cache_hit")
 
 
 @dataclass
@@ -71,11 +72,12 @@ def test_a_failing_deployment_is_retried_on_the_healthy_one_and_then_cooled_down
     """`flaky` has a deployment on A that always fails and one on B that answers."""
     client = stack.client()
     tag = marker()
-    answers = []
+    answers, raw = [], None
     started = time.monotonic()
     # Until the shuffle has picked A once (it soon does), which fails and cools it down.
     while time.monotonic() - started < 20 and not stack.a.requests_with(tag):
-        answers.append(client.chat.completions.create(model="flaky", messages=ask(f"{tag} {len(answers)}")))
+        raw = client.chat.completions.with_raw_response.create(model="flaky", messages=ask(f"{tag} {len(answers)}"))
+        answers.append(raw.parse())
     assert stack.a.requests_with(tag), "the shuffle never picked the failing deployment in 20 s"
     first_failure = time.monotonic()  # at most one call after A failed: the cooldown began before this
     # Inside the cooldown (with a margin for the call that saw the failure) every call goes to B.
@@ -88,6 +90,13 @@ def test_a_failing_deployment_is_retried_on_the_healthy_one_and_then_cooled_down
         f"{len(during)} calls inside its {COOLDOWN_SECONDS} s cooldown: {a_during} reached A"
     )
     assert all(a.choices[0].message.content == "healthy" for a in [*answers, *during])  # retried onto B
+    assert raw is not None
+    # The call that met A says so: in LiteLLM's header, forwarded, and in its audit row.
+    assert raw.headers["x-litellm-attempted-retries"] == "1"
+    assert "x-litellm-model-api-base" not in raw.headers  # the deployment's address stays inside
+    row = stack.gateway.audit_row(raw.headers["x-request-id"])
+    print(f"the retried call's row: { ({k: row[k] for k in OUTCOME}) }")
+    assert (row["upstream_model"], row["attempted_retries"], row["attempted_fallbacks"]) == ("flaky", 1, 0)
     assert len(during) >= 3
     assert a_during == 0
     # After the cooldown A gets traffic again (and fails again, and is retried again).
@@ -103,17 +112,27 @@ def test_a_failing_model_falls_back_to_the_smaller_one(stack):
     tag = marker()
     answer = stack.client().chat.completions.with_raw_response.create(model="big", messages=ask(tag))
     completion = answer.parse()
-    print(f"big → {completion.choices[0].message.content!r}, served as {completion.model!r}")
+    row = stack.gateway.audit_row(answer.headers["x-request-id"])
+    print(f"big → {completion.choices[0].message.content!r}, served as {completion.model!r}; row {row}")
     assert completion.choices[0].message.content == "from small"
+    assert answer.headers["x-litellm-attempted-fallbacks"] == "1"
+    assert (row["model"], row["upstream_model"], row["attempted_fallbacks"]) == ("big", "small", 1)
     assert len(stack.a.requests_with(tag)) >= 1  # big was tried (and its retries)
     assert len(stack.b.requests_with(tag)) == 1  # small answered once
 
 
 def test_a_stream_that_fails_before_its_first_byte_falls_back_too(stack):
     tag = marker()
-    chunks = list(stack.client().chat.completions.create(model="big", messages=ask(tag), stream=True))
+    with stack.client().chat.completions.with_streaming_response.create(
+        model="big", messages=ask(tag), stream=True
+    ) as response:
+        chunks = list(response.parse())
+        headers = response.headers
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "from small"
+    assert headers["x-litellm-attempted-fallbacks"] == "1"
+    row = stack.gateway.audit_row(headers["x-request-id"])
+    assert (row["upstream_model"], row["attempted_fallbacks"]) == ("small", 1)
 
 
 def test_a_stream_that_breaks_after_it_started_ends_with_the_contracts_error_event(stack):

@@ -21,4 +21,8 @@ CONTRACT_METRICS = (
     "audit_journal_bytes",
     # section 10: cost per client and upstream model
     "gateway_cost_usd_total",
+    # section 11: what LiteLLM did
+    "gateway_upstream_fallbacks_total",
+    "gateway_upstream_retries_total",
+    "gateway_upstream_cache_hits_total",
 )

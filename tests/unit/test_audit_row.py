@@ -38,6 +38,10 @@ CONTRACT_FIELDS = [
     "client_request_id",  # wave 2 (contract section 3): the caller's own id; request_id is ours
     "client",  # wave 2 (contract section 10): the client's name
     "cost_usd",  # wave 2 (contract section 10): USD over all the request's upstream calls
+    "upstream_model",  # wave 2 (contract section 11): what LiteLLM did
+    "attempted_retries",
+    "attempted_fallbacks",
+    "cache_hit",
 ]
 SECRET = "my card number is 4111 1111 1111 1111"
 

@@ -21,6 +21,7 @@ from api.shielded import close_shielded
 from api.upstream.cost import call_cost
 from api.upstream.deadline import AnswerDeadline
 from api.upstream.errors import translate_exception, translate_stream_exception
+from api.upstream.litellm_headers import note_litellm
 
 COMPONENT = "reasoning-agent"
 _FAILURES = (openai.APIError, httpx2.HTTPError)
@@ -46,6 +47,8 @@ class AgentLLM:
                     response = raw.parse()
             except _FAILURES as exc:
                 raise translate_exception(exc) from exc
+            else:
+                note_litellm(raw.headers, call.record, span, forward=False)
             finally:
                 call.record.add_upstream_time(started)
             usage = response.usage.model_dump() if response.usage is not None else None
@@ -76,6 +79,7 @@ class AgentLLM:
                     stream = raw.parse()
                 except _FAILURES as exc:
                     raise translate_exception(exc) from exc
+                note_litellm(raw.headers, call.record, span, forward=False)
                 try:
                     async for chunk in stream:
                         if chunk.usage is not None:
