@@ -157,7 +157,13 @@ def test_a_cost_is_shown_only_when_the_gateway_reports_one(page, web_client):
             const { usageText } = await import("/static/history.js");
             const usage = { prompt_tokens: 12, completion_tokens: 30, total_tokens: 42 };
             return [usageText(usage), usageText({ ...usage, cost_usd: 0.00123 }),
-                    usageText({ ...usage, cost_usd: 0.5 }), usageText(null)];
+                    usageText({ ...usage, cost_usd: 0.5 }), usageText(null), usageText({ ...usage, cost: 0.00123 })];
         }"""
     )
-    assert shown == ["12 + 30 = 42 tokens", "12 + 30 = 42 tokens · $0.0012", "12 + 30 = 42 tokens · $0.5000", ""]
+    assert shown == [
+        "12 + 30 = 42 tokens",
+        "12 + 30 = 42 tokens · $0.0012",
+        "12 + 30 = 42 tokens · $0.5000",
+        "",
+        "12 + 30 = 42 tokens · $0.0012",  # LiteLLM's own name for it
+    ]

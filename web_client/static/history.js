@@ -93,11 +93,13 @@ export function exportName(conversation, extension) {
   return `${slug || "conversation"}.${extension}`;
 }
 
-/** "12 + 30 = 42 tokens", plus " · $0.0012" when the gateway reported a cost. */
+/** "12 + 30 = 42 tokens", plus " · $0.0012" when the answer reported a cost (`cost_usd`, or
+ * `cost` as LiteLLM puts it in a stream's usage chunk, which passthrough forwards). */
 export function usageText(usage) {
   if (!usage || usage.total_tokens == null) return "";
   const tokens = `${usage.prompt_tokens ?? "?"} + ${usage.completion_tokens ?? "?"} = ${usage.total_tokens} tokens`;
-  return typeof usage.cost_usd === "number" ? `${tokens} · ${costText(usage.cost_usd)}` : tokens;
+  const cost = typeof usage.cost_usd === "number" ? usage.cost_usd : usage.cost;
+  return typeof cost === "number" ? `${tokens} · ${costText(cost)}` : tokens;
 }
 
 export function costText(cost) {
