@@ -109,6 +109,11 @@ class Settings(AuditSettings):
         "(LiteLLM's uvicorn closes idle connections after 5 s), or a request can land on a closing connection",
     )
     llm_max_retries: int = Field(0, ge=0, description="SDK retries; LiteLLM already retries, so 0 by default")
+    llm_cache_deterministic: bool = Field(
+        True,
+        description="ask LiteLLM's response cache (when it has one) for passthrough answers that are the same "
+        "every time: temperature 0, one choice, no tools",
+    )
     llm_http_transport: Literal["aiohttp", "httpx"] = Field(
         "aiohttp", description="HTTP transport of the upstream client; aiohttp holds up better under load"
     )

@@ -185,7 +185,9 @@ class ServiceContainer:
             metrics=self.metrics,
         )
         self.paths = {
-            RoutePath.PASSTHROUGH: PassthroughPath(llm, self.tracing, deadline),
+            RoutePath.PASSTHROUGH: PassthroughPath(
+                llm, self.tracing, deadline, cache_deterministic=settings.llm_cache_deterministic
+            ),
             RoutePath.REASONING: ReasoningPath(agent),
             RoutePath.ORCHESTRATION: OrchestrationPath(),
         }

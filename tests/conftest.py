@@ -34,6 +34,7 @@ MASTER_KEY = "sk-test-master-key"
 TOKEN = "test-token"
 OPS_TOKEN = "test-ops-token"  # client `test-ops` (tests/support/clients_test.yaml): audit:all, usage:all
 OPS_HEADERS = {"Authorization": f"Bearer {OPS_TOKEN}"}
+CONTROL_TOKEN = "test-control-token"  # client `test-control`: upstream:control
 TEST_CLIENTS_CONFIG = REPO / "tests" / "support" / "clients_test.yaml"
 
 
@@ -230,6 +231,7 @@ def gateway_env(upstream_url: str, **overrides: object) -> dict[str, str | None]
         "API_TOKENS": TOKEN,
         "CLIENTS_CONFIG": str(TEST_CLIENTS_CONFIG),
         "TEST_OPS_TOKEN": OPS_TOKEN,
+        "TEST_CONTROL_TOKEN": CONTROL_TOKEN,
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         # Tracing is off unless a test turns it on, whatever the developer's shell says.

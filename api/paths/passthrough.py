@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx2
@@ -32,6 +33,7 @@ from api.paths.base import ChatCall, JsonResult, PathResult, StreamResult
 from api.protocol import sse_data
 from api.request_record import RequestRecord
 from api.shielded import close_shielded
+from api.upstream.cache_policy import with_cache_opt_in
 from api.upstream.cost import call_cost
 from api.upstream.deadline import AnswerDeadline
 from api.upstream.errors import from_error_event, translate_exception, translate_stream_exception
@@ -44,12 +46,17 @@ _UPSTREAM_FAILURES = (openai.APIError, httpx2.HTTPError)
 
 
 class PassthroughPath:
-    def __init__(self, llm: AsyncOpenAI, tracing: Tracing, deadline: AnswerDeadline) -> None:
+    def __init__(
+        self, llm: AsyncOpenAI, tracing: Tracing, deadline: AnswerDeadline, *, cache_deterministic: bool = False
+    ) -> None:
         self.llm = llm
         self.tracing = tracing
         self.deadline = deadline
+        self.cache_deterministic = cache_deterministic
 
     async def run(self, call: ChatCall) -> PathResult:
+        if self.cache_deterministic:
+            call = replace(call, body=with_cache_opt_in(call.body))
         if call.request.stream:
             return await self._open_stream(call)
         with self.tracing.llm_span(COMPONENT, call.body) as llm_call:

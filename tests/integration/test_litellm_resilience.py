@@ -14,8 +14,9 @@ from pathlib import Path
 
 import openai
 import pytest
+import redis
 
-from tests.conftest import TOKEN, Gateway, launch_gateway_process, start_litellm
+from tests.conftest import CONTROL_TOKEN, TOKEN, Gateway, launch_gateway_process, start_litellm
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.processes import REPO, ServerProcess, free_port
 
@@ -43,7 +44,15 @@ def start_fake(logs_dir: Path, name: str) -> ServerProcess:
 @pytest.fixture(scope="module")
 def stack(logs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     a, b = start_fake(logs_dir, "fake-a"), start_fake(logs_dir, "fake-b")
-    fakes = {"FAKE_A_BASE_URL": a.url + "/v1", "FAKE_B_BASE_URL": b.url + "/v1"}
+    namespace = f"test-cache-{uuid.uuid4().hex[:8]}"
+    fakes = {
+        "FAKE_A_BASE_URL": a.url + "/v1",
+        "FAKE_B_BASE_URL": b.url + "/v1",
+        # LiteLLM's response cache: the machine's real Redis, under a namespace of this run's own.
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "6379",
+        "LITELLM_CACHE_NAMESPACE": namespace,
+    }
     litellm = start_litellm(
         "litellm-resilience",
         FakeUpstream(a.url),
@@ -58,6 +67,9 @@ def stack(logs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield Stack(gateway, FakeUpstream(a.url), FakeUpstream(b.url))
     for process in (gateway.process, litellm, a, b):
         process.stop()
+    cache = redis.Redis(host="127.0.0.1", port=6379)
+    for key in cache.scan_iter(f"{namespace}*"):
+        cache.delete(key)
 
 
 def ask(text: str) -> list[dict[str, str]]:
@@ -162,3 +174,55 @@ def test_load_is_balanced_across_two_deployments(stack):
     print(f"200 requests: {on_a} on A, {on_b} on B")
     assert on_a + on_b == 200
     assert 80 <= on_a <= 120  # ±20 % of an even split
+
+
+def reached(stack: Stack, tag: str) -> int:
+    return len(stack.a.requests_with(tag)) + len(stack.b.requests_with(tag))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_repeated_deterministic_request_is_answered_from_the_cache(stack, stream):
+    tag = marker()
+    client = stack.client()
+    seen = []
+    for _ in range(2):
+        with client.chat.completions.with_streaming_response.create(
+            model="balanced", messages=ask(tag), temperature=0, stream=stream
+        ) as response:
+            if stream:
+                text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
+            else:
+                text = response.parse().choices[0].message.content
+            seen.append((text, response.headers.get("x-litellm-cache-key"), response.headers["x-request-id"]))
+    rows = [stack.gateway.audit_row(request_id) for _, _, request_id in seen]
+    print(
+        f"stream={stream}: answers {[t for t, _, _ in seen]}, cache keys {[k for _, k, _ in seen]}, "
+        f"cache_hit {[r['cache_hit'] for r in rows]}, reached the fakes {reached(stack, tag)} time(s)"
+    )
+    assert seen[0][0] == seen[1][0] == f"Echo: {tag}"
+    assert reached(stack, tag) == 1  # the second never left LiteLLM
+    assert [r["cache_hit"] for r in rows] == [False, True]
+    assert seen[1][1]  # the forwarded x-litellm-cache-key names the entry
+
+
+def test_an_undeterministic_request_is_never_cached(stack):
+    tag = marker()
+    client = stack.client()
+    for _ in range(2):
+        client.chat.completions.create(model="balanced", messages=ask(tag), temperature=0.7)
+    assert reached(stack, tag) == 2
+
+
+def test_the_race_returns_the_fastest_model_in_about_its_latency(stack):
+    """Seed 004's race is LiteLLM's fastest_response over a comma-separated model list: a control
+    field, so only a client with upstream:control may ask for it."""
+    tag = marker()
+    control = openai.OpenAI(base_url=stack.gateway.base_url, api_key=CONTROL_TOKEN, max_retries=0)
+    started = time.monotonic()
+    answer = control.chat.completions.create(
+        model="slow,fast", messages=ask(tag), extra_body={"fastest_response": True}
+    )
+    seconds = time.monotonic() - started
+    print(f"race: {answer.choices[0].message.content!r} in {seconds:.2f} s (fast 0.2 s, slow 6 s)")
+    assert answer.choices[0].message.content == "fast"
+    assert seconds < 5  # the answer did not wait for the slow model

@@ -41,3 +41,16 @@ def test_a_request_of_several_calls_sums_them():
     record.note_upstream(UpstreamOutcome("gpt-4o-mini", retries=0, fallbacks=1, cache_hit=False))
     assert (record.upstream_model, record.attempted_retries, record.attempted_fallbacks) == ("gpt-4o-mini", 2, 1)
     assert record.cache_hit is False  # one call missed the cache
+
+
+def test_only_deterministic_answers_ask_for_the_cache():
+    from api.upstream.cache_policy import OPT_IN, with_cache_opt_in
+
+    base = {"model": "gpt-4o", "messages": []}
+    assert with_cache_opt_in({**base, "temperature": 0})["cache"] == OPT_IN
+    assert "cache" not in with_cache_opt_in(base)  # the model's default temperature is not 0
+    assert "cache" not in with_cache_opt_in({**base, "temperature": 0.7})
+    assert "cache" not in with_cache_opt_in({**base, "temperature": 0, "n": 3})
+    assert "cache" not in with_cache_opt_in({**base, "temperature": 0, "tools": [{"type": "function"}]})
+    steering = {**base, "temperature": 0, "cache": {"no-cache": True}}  # a client with upstream:control
+    assert with_cache_opt_in(steering) is steering
