@@ -61,12 +61,14 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def container_env(service: dict[str, Any], **overrides: str | None) -> dict[str, str | None]:
-    """The service's compose environment with .env.dev.example as .env; nothing else inherited."""
+def container_env(
+    service: dict[str, Any], dot_env: dict[str, str] | None = None, **overrides: str | None
+) -> dict[str, str | None]:
+    """The service's compose environment with .env.dev.example (plus `dot_env`) as .env; nothing else inherited."""
     env: dict[str, str | None] = {name: None for name in os.environ}
     env.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", HOME=os.environ.get("HOME", "/tmp"), **IMAGE_ENV)
     for name, value in service.get("environment", {}).items():
-        env[name] = interpolate(str(value), DEV_ENV)
+        env[name] = interpolate(str(value), {**DEV_ENV, **(dot_env or {})})
     env.update(overrides)
     return env
 
@@ -192,22 +194,29 @@ def test_the_demo_mcp_server_runs_from_the_image_and_accepts_its_service_name(im
 
 
 def test_the_web_client_runs_from_the_image_and_reaches_the_gateway(gateway_container, image_root, logs_dir):
+    """As compose runs it: behind its login (compose requires WEB_CLIENT_PASSWORD), never open."""
     gateway, _ = gateway_container
     port = free_port()
     service = SERVICES["web-client"]
+    password = "compose-test-password"
     env = container_env(
         service,
+        {"WEB_CLIENT_PASSWORD": password},
         WEB_CLIENT_GATEWAY_URL=gateway.url,  # instead of http://reasoning-api:8000
         WEB_CLIENT_HOST="127.0.0.1",  # tests serve this machine only (compose: 0.0.0.0)
         WEB_CLIENT_PORT=str(port),
     )
     assert service["environment"]["WEB_CLIENT_HOST"] == "0.0.0.0"
+    assert env["WEB_CLIENT_OPEN"] == "false"
     process = ServerProcess(
         "compose-web-client", service["command"], port, logs_dir / "compose-web-client.log", env=env, cwd=image_root
     ).start("/health")
     try:
         assert run_check(on_port(health_command(service), 8080, port), env, image_root) == 0
-        models = httpx.get(f"{process.url}/api/models", timeout=10)
+        with httpx.Client(base_url=process.url, timeout=10) as browser:
+            assert browser.get("/api/models").status_code == 401  # no session: no relay
+            assert browser.post("/api/login", json={"password": password}).status_code == 200
+            models = browser.get("/api/models")
         assert models.status_code == 200
         assert "gpt-4o" in models.text
     finally:
