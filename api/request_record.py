@@ -58,7 +58,6 @@ class RequestRecord:
     client_request_id: str | None = None  # the caller's own id for the request; `request_id` is ours
     client: str | None = None  # the resolved client's name (api/clients); `client_id` is the token hash
     cost_usd: float | None = 0.0  # summed over the request's upstream calls; None once any is unpriced
-    cost_unknown: bool = False  # an unpriced call was seen: `cost_usd` stays None whatever follows
     upstream_model: str | None = None  # the model (LiteLLM model group) that answered the last call
     attempted_retries: int | None = None  # LiteLLM's retries, summed over the request's calls
     attempted_fallbacks: int | None = None  # LiteLLM's fallbacks, summed over the request's calls
@@ -92,11 +91,10 @@ class RequestRecord:
         """Add one upstream call's cost (api/upstream/cost.py). One unpriced call makes the
         request's cost unknown (None): a partial sum would understate it, and a budget would
         trust it. A request that made no upstream call costs 0."""
-        if cost is None or self.cost_unknown:
-            self.cost_unknown = True
+        if cost is None or self.cost_usd is None:  # None stays None whatever follows
             self.cost_usd = None
             return
-        self.cost_usd = (self.cost_usd or 0.0) + cost
+        self.cost_usd += cost
 
     def note_upstream(self, outcome: UpstreamOutcome | None) -> None:
         """Add what LiteLLM did for one call (None: the upstream said nothing)."""

@@ -54,6 +54,10 @@ class Client:
     def has_any(self, scopes: frozenset[str]) -> bool:
         return not self.scopes.isdisjoint(scopes)
 
+    def rows_of(self, all_scope: str) -> str | None:
+        """Whose audit rows this client reads: everyone's (None) with `all_scope`, else its own name."""
+        return None if self.has(all_scope) else self.name
+
     def allows_path(self, path: str) -> bool:
         return not self.paths or any(fnmatchcase(path, pattern) for pattern in self.paths)
 

@@ -1,8 +1,9 @@
 """Settles a limited client's admission (api/clients/admission.py) around the response (pure ASGI).
 
-At the response start it adds the `x-ratelimit-*` headers; before the last body bytes go
-out it frees the concurrency slot and settles tokens and cost, so a client that sends its
-next request as soon as it holds the answer finds its slot free. A request that ends
+Before the last body bytes go out it frees the concurrency slot and settles tokens and
+cost, so a client that sends its next request as soon as it holds the answer finds its
+slot free (its `x-ratelimit-*` headers go out with the record's other response headers,
+api/middleware/request_context.py). A request that ends
 without those bytes (error, client gone mid-stream, drain cut) settles in a `finally`,
 shielded from the cancellation that ended it.
 """
@@ -29,12 +30,9 @@ class ClientLimitsMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             admission = record.admission
-            if admission is not None:
-                if message["type"] == "http.response.start":
-                    extra = [(k.encode(), v.encode()) for k, v in admission.headers.items()]
-                    message["headers"] = [*message.get("headers", ()), *extra]
-                elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                    await close_shielded(lambda: self.limits.finish(admission, record))
+            last_body = message["type"] == "http.response.body" and not message.get("more_body", False)
+            if admission is not None and last_body:
+                await close_shielded(lambda: self.limits.finish(admission, record))
             await send(message)
 
         try:

@@ -73,6 +73,8 @@ def response_headers_for(record: RequestRecord) -> list[tuple[bytes, bytes]]:
     if record.trace_id is not None:
         headers.append((b"x-trace-id", record.trace_id.encode()))
     headers.extend(record.upstream_headers)  # LiteLLM's x-litellm-* (passthrough)
+    if record.admission is not None:  # a limited client's x-ratelimit-* (api/clients/admission.py)
+        headers.extend((name.encode(), value.encode()) for name, value in record.admission.headers.items())
     return headers
 
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from api.audit.query import DEFAULT_LIMIT, MAX_LIMIT, AuditQuery, decode_cursor, encode_cursor
-from api.clients.model import Client
 from api.clients.scopes import AUDIT_ALL
 from api.dependencies import CurrentClient, Services
 from api.errors import NotFoundError
@@ -23,7 +22,7 @@ router = APIRouter()
 @router.get("/v1/audit/{request_id}", summary="The audit row of one chat completion")
 async def get_audit_row(request_id: str, services: Services, client: CurrentClient) -> Response:
     # Another client's row is a 404 like a missing one, so ids cannot be probed.
-    row = await services.audit_store.get(request_id, client=readable_client(client))
+    row = await services.audit_store.get(request_id, client=client.rows_of(AUDIT_ALL))
     if row is None:
         raise NotFoundError(
             f"No audit row for request '{request_id}'. Rows are written shortly after the answer; "
@@ -56,7 +55,7 @@ async def list_audit_rows(
         status=status,
         model=model,
         client_request_id=client_request_id,
-        client=readable_client(client) or client_name,
+        client=client.rows_of(AUDIT_ALL) or client_name,
         since=since,
         limit=limit,
         after=after,
@@ -64,8 +63,3 @@ async def list_audit_rows(
     rows, after = await services.audit_store.page(query)
     page = {"object": "list", "data": rows, "next_cursor": encode_cursor(after) if after else None}
     return Response(orjson.dumps(page), media_type="application/json")
-
-
-def readable_client(client: Client) -> str | None:
-    """Whose rows `client` may read: its own (`audit:own`), or everyone's (None, `audit:all`)."""
-    return None if client.has(AUDIT_ALL) else client.name

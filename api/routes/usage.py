@@ -35,7 +35,7 @@ async def get_usage(
         since=since,
         until=until,
         group_by=parse_group_by(group_by),
-        client=None if client.has(USAGE_ALL) else client.name,
+        client=client.rows_of(USAGE_ALL),
     )
     groups = await services.audit_store.usage(query)
     body = {
