@@ -475,13 +475,16 @@ def create_app(models: tuple[str, ...] = DEFAULT_MODELS) -> Starlette:
                 await asyncio.sleep(d.latency_ms / 1000)
             for index, frame in enumerate(frames):
                 content_index = index - 1  # frame 0 is the role chunk
+                # The pause comes before the break too: a reader that gets the last chunks and
+                # the reset in one read (aiohttp raises the reset before its buffered bytes)
+                # would otherwise lose them, and a "break after N chunks" would deliver none.
+                if d.chunk_delay_ms and index > 0:
+                    await asyncio.sleep(d.chunk_delay_ms / 1000)
                 if d.break_after is not None and content_index >= d.break_after:
                     recorder.event(seq, "broke")
                     raise BrokenStream
                 if d.stall_after is not None and content_index >= d.stall_after:
                     await asyncio.sleep(3600)
-                if d.chunk_delay_ms and index > 0:
-                    await asyncio.sleep(d.chunk_delay_ms / 1000)
                 yield frame
             recorder.event(seq, "completed")
         except asyncio.CancelledError:

@@ -300,7 +300,7 @@ def test_an_upstream_rate_limit_is_shown_with_its_status(page, web_client):
 
 def test_an_error_in_the_middle_of_the_stream_is_shown_after_the_partial_answer(page, web_client):
     tag = marker()
-    open_chat(page, web_client, mode="passthrough", model="fake-model+break=2+chunks=6x20")
+    open_chat(page, web_client, mode="passthrough", model="fake-model+break=2+chunks=6x100")
     turn = send(page, f"one two three four five six {tag}")
 
     expect(turn).to_have_attribute("data-state", "error")
