@@ -26,6 +26,7 @@ DEFAULT_CLIENTS_CONFIG = Path("config/clients.yaml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/audit.db"
 # The async driver each supported database is reached through.
 _ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class AuditSettings(BaseSettings):
@@ -130,14 +131,20 @@ class Settings(AuditSettings):
         description="YAML file of named clients with scopes, allow-lists and limits "
         "(default: config/clients.yaml when it exists)",
     )
-    rate_limit_storage_url: str = Field(
-        "memory://",
-        description="where limit counters live: memory:// (this process) or redis://host:6379/0 (shared by replicas)",
+    redis_url: str | None = Field(
+        None,
+        description="the Redis every replica shares (redis://host:6379/0): limit counters and routing decisions; "
+        "unset, each process keeps its own",
+    )
+    rate_limit_storage_url: str | None = Field(
+        None,
+        description="where limit counters live: memory:// (this process) or redis://... (default: REDIS_URL, "
+        "else memory://)",
     )
     rate_limit_namespace: str = Field(
         "reasoning-api",
         pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
-        description="prefix of every Redis key of the limits, so deployments can share one Redis",
+        description="prefix of every Redis key the gateway writes, so deployments can share one Redis",
     )
     audit_hash_key: SecretStr | None = Field(
         None,
@@ -281,11 +288,42 @@ class Settings(AuditSettings):
 
     @field_validator("rate_limit_storage_url")
     @classmethod
-    def _limit_storage(cls, value: str) -> str:
-        value = value.strip()
-        if not value.startswith(("memory://", "redis://", "rediss://")):
+    def _limit_storage(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not value.startswith(("memory://", *REDIS_SCHEMES)):
             raise ValueError(f"RATE_LIMIT_STORAGE_URL must be memory:// or redis://host:port/db, not {value!r}")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if value and not value.startswith(REDIS_SCHEMES):
+            raise ValueError(f"REDIS_URL must be redis://host:port/db (or rediss://), not {value!r}")
+        return value or None
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> Settings:
+        limits = self.rate_limit_storage_url
+        if self.redis_url and limits and limits.startswith(REDIS_SCHEMES) and limits != self.redis_url:
+            raise ValueError(
+                "REDIS_URL and RATE_LIMIT_STORAGE_URL name different Redis servers: the replicas share one; "
+                "set only REDIS_URL"
+            )
+        return self
+
+    @property
+    def shared_redis_url(self) -> str | None:
+        """The one Redis the replicas share: REDIS_URL, or a Redis RATE_LIMIT_STORAGE_URL."""
+        limits = self.rate_limit_storage_url
+        return self.redis_url or (limits if limits and limits.startswith(REDIS_SCHEMES) else None)
+
+    @property
+    def limits_shared(self) -> bool:
+        """The limit counters live in the shared Redis (not with RATE_LIMIT_STORAGE_URL=memory://)."""
+        return self.shared_redis_url is not None and self.rate_limit_storage_url != "memory://"
 
     @field_validator("phoenix_api_key", "prometheus_multiproc_dir", "clients_config", "audit_hash_key", mode="before")
     @classmethod

@@ -47,7 +47,9 @@ from api.readiness import McpCheck, ReadinessCheck, UpstreamCheck
 from api.request_record import RequestObserver, RequestRecord
 from api.routing.classifier import LLMClassifier
 from api.routing.decision import RoutePath, RoutingPolicy
+from api.routing.decision_cache import DecisionCache
 from api.routing.router import Router
+from api.shared_state import SharedState, SharedStateCheck
 from api.upstream.client import build_llm_client
 from api.upstream.cost import load_price_table
 from api.upstream.deadline import AnswerDeadline
@@ -97,12 +99,14 @@ class ServiceContainer:
     def __init__(self, settings: Settings, span_exporter: SpanExporter | None = None) -> None:
         self.settings = settings
         self.clients = client_registry(settings)
-        self.limits = client_limits(settings.rate_limit_storage_url, settings.rate_limit_namespace)
-        self.gate = ClientGate(routing_policy(settings), self.limits)
         key = settings.audit_hash_key
         self.prompt_hash_key = key.get_secret_value().encode() if key is not None else None
         self.tracing = Tracing(settings, span_exporter)
         self.metrics = Metrics(settings.prometheus_multiproc_dir)
+        self.shared_state = SharedState.from_url(settings.shared_redis_url, listener=self.metrics)
+        limits_state = self.shared_state if settings.limits_shared else SharedState(None)
+        self.limits = client_limits(limits_state, settings.rate_limit_namespace)
+        self.gate = ClientGate(routing_policy(settings), self.limits)
         self.audit = audit_writer(settings)
         self.observers: list[RequestObserver] = [AccessLog(), self.metrics, self.audit]
         # Read now so a malformed config/mcp_servers.yaml stops the start-up with its reason.
@@ -150,6 +154,7 @@ class ServiceContainer:
             stack.push_async_callback(self.tracing.shutdown)
             await self.audit.start()
             stack.push_async_callback(self.audit.close)
+            stack.push_async_callback(self.shared_state.close)
             await self.limits.start(self.audit.store, self.clients.clients)
             stack.push_async_callback(self.limits.close)
             self._llm = build_llm_client(self.settings)
@@ -169,8 +174,14 @@ class ServiceContainer:
             model=settings.routing_classifier_model,
             targets=settings.auto_routing_targets,
             timeout=settings.routing_classifier_timeout,
-            cache_ttl=settings.routing_cache_ttl_seconds,
-            cache_size=settings.routing_cache_size,
+            decisions=DecisionCache(
+                self.shared_state,
+                namespace=settings.rate_limit_namespace,
+                ttl_seconds=settings.routing_cache_ttl_seconds,
+                max_entries=settings.routing_cache_size,
+                # A replica waits for another's classification no longer than its own would take.
+                wait_seconds=settings.routing_classifier_timeout + 0.5,
+            ),
         )
         self._router = ObservedRouter(Router(routing_policy(settings), classifier), self.tracing, self.metrics)
         agent = ReasoningAgent(
@@ -196,6 +207,7 @@ class ServiceContainer:
             "mcp_servers": McpCheck(self.mcp),
             "audit": AuditStoreCheck(self.audit),
             "tracing": TracingCheck(self.tracing.export_state),
+            "shared_state": SharedStateCheck(self.shared_state),
         }
 
     async def close(self) -> None:

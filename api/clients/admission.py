@@ -9,6 +9,8 @@
 
 Every answer of a limited client carries the `x-ratelimit-*` headers (api/clients/headers.py);
 a refusal holds nothing (a slot taken before it is given back) and says `Retry-After`.
+The counters are the shared ones (Redis) while they answer, else this process's
+(api/shared_state.py): a Redis outage makes the limits per process, never a failed request.
 The estimate is the prompt's text characters / 4, rounded up: the usual rule of thumb for
 English, and only until the upstream's usage says what it really was.
 """
@@ -22,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api.audit.store import AuditStore, AuditStoreUnavailable
@@ -31,8 +32,9 @@ from api.clients.concurrency import Slots
 from api.clients.headers import WindowState, rate_limit_headers, retry_after
 from api.clients.limiter import RateWindows
 from api.clients.model import Client
-from api.errors import GatewayError, QuotaExceededError, RateLimitError, ServiceUnavailableError
+from api.errors import GatewayError, QuotaExceededError, RateLimitError
 from api.request_record import RequestRecord
+from api.shared_state import SharedState
 from api.shielded import close_shielded
 
 log = structlog.get_logger(__name__)
@@ -51,12 +53,23 @@ def prompt_estimate(prompt_chars: int | None) -> int:
     return max(1, math.ceil((prompt_chars or 0) / CHARS_PER_TOKEN))
 
 
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """One place the counters live: the rate windows, the concurrency slots, the budget ledger."""
+
+    windows: RateWindows
+    slots: Slots
+    ledger: Ledger
+
+
 @dataclass(slots=True)
 class Admission:
-    """What an admitted request holds until it ends: its slot, its token estimate, its headers."""
+    """What an admitted request holds until it ends: its slot, its token estimate, its headers,
+    and the counters that admitted it (settled in the same ones)."""
 
     client: Client
     headers: dict[str, str]
+    counters: Counters
     estimate: int = 0
     lease: str | None = None
     finished: bool = field(default=False)
@@ -66,51 +79,63 @@ class ClientLimits:
     """Admits and settles the requests of clients with limits; clients without pass untouched."""
 
     def __init__(
-        self, windows: RateWindows, slots: Slots, ledger: Ledger, clock: Clock = utc_now, redis: Redis | None = None
+        self, state: SharedState, local: Counters, shared: Counters | None = None, clock: Clock = utc_now
     ) -> None:
-        self.windows = windows
-        self.slots = slots
-        self.ledger = ledger
+        self.state = state
+        self.local = local
+        self.shared = shared
         self.clock = clock
-        self.redis = redis  # closed with the limits when they live in Redis
 
     async def start(self, store: AuditStore, clients: list[Client]) -> None:
         """Seed the budgets from the audit store and start renewing the slots this replica holds."""
         await self.seed(store, clients)
-        self.slots.start()
+        for counters in self._all():
+            counters.slots.start()
 
     async def close(self) -> None:
-        await self.slots.close()
-        if self.redis is not None:
-            await self.redis.aclose()
+        for counters in self._all():
+            await counters.slots.close()
 
     async def admit(self, client: Client, record: RequestRecord) -> Admission | None:
         """The admission of `client`'s request, or the 429 that refuses it (None: no limits)."""
         if not client.limits.any:
             return None
+        if self.shared is None or not self.state.usable():
+            return await self._admit(client, record, self.local)
         try:
-            return await self._admit(client, record)
+            admission = await self._admit(client, record, self.shared)
         except RedisError as exc:
-            raise ServiceUnavailableError(
-                "The rate-limit store is unavailable; try again shortly.", code="rate_limit_storage_unavailable"
-            ) from exc
+            self.state.fall_back("limits", exc)
+            return await self._admit(client, record, self.local)
+        except GatewayError:  # a refusal: Redis answered
+            self.state.succeeded()
+            raise
+        self.state.succeeded()
+        return admission
 
     async def finish(self, admission: Admission, record: RequestRecord) -> None:
         """Free the slot, settle the tokens and count the cost; once per admission, never raising."""
         if admission.finished:
             return
         admission.finished = True
-        client, limits = admission.client, admission.client.limits
+        client, limits, counters = admission.client, admission.client.limits, admission.counters
+        cost = record.cost_usd if limits.budget_usd is not None else None
+        if cost and counters is not self.local:
+            # This process's ledger follows the spend too, so an outage starts from it, not 0.
+            await self.local.ledger.add(client.name, period_of(self.clock(), limits.budget_period), cost)
         try:
             if admission.lease is not None:
-                await self.slots.release(client.name, admission.lease)
+                await counters.slots.release(client.name, admission.lease)
             used = settled_tokens(record)
             if limits.tokens_per_minute is not None and used is not None and used > admission.estimate:
-                await self.windows.charge(client.name, "tokens", limits.tokens_per_minute, used - admission.estimate)
-            if limits.budget_usd is not None and record.cost_usd:
-                await self.ledger.add(client.name, period_of(self.clock(), limits.budget_period), record.cost_usd)
+                await counters.windows.charge(
+                    client.name, "tokens", limits.tokens_per_minute, used - admission.estimate
+                )
+            if cost:
+                await counters.ledger.add(client.name, period_of(self.clock(), limits.budget_period), cost)
         except RedisError as exc:  # a lease left behind expires (api/clients/concurrency.py)
             log.warning("client_limits_settle_failed", client=client.name, error=str(exc))
+            self.state.fall_back("limits", exc)
 
     async def seed(self, store: AuditStore, clients: list[Client]) -> None:
         """Start each budget's period at what the audit store says the client spent in it.
@@ -124,20 +149,25 @@ class ClientLimits:
             try:
                 async with asyncio.timeout(SEED_TIMEOUT_SECONDS):
                     spent = await store.spent_since(client.name, period.start)
-                    await self.ledger.seed(client.name, period, spent)
+                    for counters in self._all():
+                        await counters.ledger.seed(client.name, period, spent)
             except (AuditStoreUnavailable, RedisError, TimeoutError) as exc:
                 log.warning("budget_seed_failed", client=client.name, error=str(exc) or type(exc).__name__)
 
-    async def _admit(self, client: Client, record: RequestRecord) -> Admission:
+    def _all(self) -> list[Counters]:
+        return [self.local] if self.shared is None else [self.local, self.shared]
+
+    async def _admit(self, client: Client, record: RequestRecord, counters: Counters) -> Admission:
         limits, name = client.limits, client.name
         if limits.budget_usd is not None:
-            await self._check_budget(client)
+            await self._check_budget(client, counters)
         lease = None
         if limits.concurrent_requests is not None:
-            lease = await self.slots.acquire(name, limits.concurrent_requests)
+            lease = await counters.slots.acquire(name, limits.concurrent_requests)
             if lease is None:
                 raise await self._refusal(
                     client,
+                    counters,
                     f"Client {name!r} already has {limits.concurrent_requests} request(s) open "
                     "(concurrent_requests); retry when one ends.",
                     wait=1.0,
@@ -145,10 +175,11 @@ class ClientLimits:
         try:
             requests = tokens = None
             if limits.requests_per_minute is not None:
-                admitted, requests = await self.windows.hit(name, "requests", limits.requests_per_minute)
+                admitted, requests = await counters.windows.hit(name, "requests", limits.requests_per_minute)
                 if not admitted:
                     raise await self._refusal(
                         client,
+                        counters,
                         f"Client {name!r} reached its limit of {limits.requests_per_minute} requests per minute.",
                         wait=requests.reset_seconds,
                         requests=requests,
@@ -156,10 +187,11 @@ class ClientLimits:
             estimate = 0
             if limits.tokens_per_minute is not None:
                 estimate = prompt_estimate(record.prompt_chars)
-                admitted, tokens = await self.windows.hit(name, "tokens", limits.tokens_per_minute, estimate)
+                admitted, tokens = await counters.windows.hit(name, "tokens", limits.tokens_per_minute, estimate)
                 if not admitted:
                     raise await self._refusal(
                         client,
+                        counters,
                         f"Client {name!r} reached its limit of {limits.tokens_per_minute} tokens per minute "
                         f"(this prompt counts as about {estimate}).",
                         wait=tokens.reset_seconds,
@@ -168,18 +200,18 @@ class ClientLimits:
                     )
         except BaseException:
             if lease is not None:
-                await close_shielded(lambda: self.slots.release(name, lease))
+                await close_shielded(lambda: counters.slots.release(name, lease))
             raise
-        return Admission(client, rate_limit_headers(requests, tokens), estimate, lease)
+        return Admission(client, rate_limit_headers(requests, tokens), counters, estimate, lease)
 
-    async def _check_budget(self, client: Client) -> None:
+    async def _check_budget(self, client: Client, counters: Counters) -> None:
         limits = client.limits
         assert limits.budget_usd is not None
         now = self.clock()
         period = period_of(now, limits.budget_period)
-        spent = await self.ledger.spent(client.name, period)
+        spent = await counters.ledger.spent(client.name, period)
         if spent >= limits.budget_usd:
-            headers = await self._window_headers(client)
+            headers = await self._window_headers(client, counters)
             raise QuotaExceededError(
                 f"Client {client.name!r} has spent its budget of ${limits.budget_usd:g} for this "
                 f"{limits.budget_period} (${spent:.4f}); it renews at {period.end.isoformat()}.",
@@ -189,24 +221,29 @@ class ClientLimits:
     async def _refusal(
         self,
         client: Client,
+        counters: Counters,
         message: str,
         *,
         wait: float,
         requests: WindowState | None = None,
         tokens: WindowState | None = None,
     ) -> GatewayError:
-        headers = await self._window_headers(client, requests, tokens)
+        headers = await self._window_headers(client, counters, requests, tokens)
         return RateLimitError(message, headers={"retry-after": retry_after(wait), **headers})
 
     async def _window_headers(
-        self, client: Client, requests: WindowState | None = None, tokens: WindowState | None = None
+        self,
+        client: Client,
+        counters: Counters,
+        requests: WindowState | None = None,
+        tokens: WindowState | None = None,
     ) -> dict[str, str]:
         """The headers of a refusal: the windows not looked at yet are read (refusals only)."""
         limits = client.limits
         if requests is None and limits.requests_per_minute is not None:
-            requests = await self.windows.state(client.name, "requests", limits.requests_per_minute)
+            requests = await counters.windows.state(client.name, "requests", limits.requests_per_minute)
         if tokens is None and limits.tokens_per_minute is not None:
-            tokens = await self.windows.state(client.name, "tokens", limits.tokens_per_minute)
+            tokens = await counters.windows.state(client.name, "tokens", limits.tokens_per_minute)
         return rate_limit_headers(requests, tokens)
 
 

@@ -1,28 +1,28 @@
-"""Where the limit counters live, from `RATE_LIMIT_STORAGE_URL`: this process, or one Redis for all replicas.
+"""Where the limit counters live: this process, or the shared Redis (api/shared_state.py).
 
-One Redis client (one connection pool) serves the rate windows, the concurrency leases
-and the budget ledger; building it does no I/O (it connects on first use).
+With Redis, the counters in this process stay ready beside it: they count whenever Redis
+is out, so a Redis outage turns the limits per process instead of failing requests.
 """
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
-from api.clients.admission import ClientLimits, Clock, utc_now
+from api.clients.admission import ClientLimits, Clock, Counters, utc_now
 from api.clients.budget import MemoryLedger, RedisLedger
 from api.clients.concurrency import MemorySlots, RedisSlots
 from api.clients.limiter import RateWindows, storage_for
+from api.shared_state import SharedState
 
 
-def client_limits(storage_url: str, key_prefix: str, clock: Clock = utc_now) -> ClientLimits:
-    """The limits of every client, counted in memory (`memory://`) or in Redis (`redis://...`)."""
-    if storage_url.startswith("memory://"):
-        return ClientLimits(RateWindows(storage_for(None, key_prefix)), MemorySlots(), MemoryLedger(), clock)
-    redis = Redis.from_url(storage_url)
-    return ClientLimits(
-        RateWindows(storage_for(redis, key_prefix)),
-        RedisSlots(redis, key_prefix),
-        RedisLedger(redis, key_prefix),
-        clock,
-        redis=redis,
-    )
+def local_counters(key_prefix: str) -> Counters:
+    return Counters(RateWindows(storage_for(None, key_prefix)), MemorySlots(), MemoryLedger())
+
+
+def client_limits(state: SharedState, key_prefix: str, clock: Clock = utc_now) -> ClientLimits:
+    """The limits of every client, counted in `state`'s Redis when it has one, else in this process."""
+    shared = None
+    if state.redis is not None:
+        redis = state.redis
+        shared = Counters(
+            RateWindows(storage_for(redis, key_prefix)), RedisSlots(redis, key_prefix), RedisLedger(redis, key_prefix)
+        )
+    return ClientLimits(state, local_counters(key_prefix), shared, clock)

@@ -117,6 +117,20 @@ class Metrics:
             "gateway_upstream_cache_hits", "Requests LiteLLM answered from its cache", ["model"], registry=r
         )
         self.decisions = Counter("routing_decisions", "Routing decisions", ["path", "reason"], registry=r)
+        # The shared state of the replicas (contract section 14): only present with a Redis.
+        self.shared_state_up = Gauge(
+            "gateway_shared_state_up",
+            "1 while the shared Redis answers; 0 while limits and routing decisions are per process",
+            ["store"],
+            registry=r,
+            multiprocess_mode="livemin",  # one worker without Redis is enough to say so
+        )
+        self.shared_state_fallbacks = Counter(
+            "gateway_shared_state_fallbacks",
+            "Redis calls that failed and were served by this process instead",
+            ["feature"],
+            registry=r,
+        )
         self.reasoning_steps = Histogram(
             "reasoning_steps", "Reasoning steps per reasoning request", buckets=STEPS, registry=r
         )
@@ -175,6 +189,14 @@ class Metrics:
             self._child(self.retries, record.model or UNROUTED).inc(record.attempted_retries)
         if record.cache_hit:
             self._child(self.cache_hits, record.model or UNROUTED).inc()
+
+    def shared_state_changed(self, up: bool) -> None:
+        """SharedStateListener: the shared Redis answers again (`up`) or stopped answering."""
+        self._child(self.shared_state_up, "redis").set(1.0 if up else 0.0)
+
+    def shared_state_fallback(self, feature: str) -> None:
+        """SharedStateListener: a Redis call of `feature` failed and this process served it."""
+        self._child(self.shared_state_fallbacks, feature).inc()
 
     def tool_call(self, server: str, tool: str, outcome: str, seconds: float) -> None:
         """One MCP tool call: `outcome` is `ok`, `error` or `timeout`."""

@@ -2,8 +2,9 @@
 
 The classifier sees the conversation (not just the last message), answers through the
 SDK's `parse` with a pydantic schema whose `path` may only be one of
-`AUTO_ROUTING_TARGETS`, at temperature 0 and under a short timeout. Decisions are cached
-by a hash of their input, so identical conversations get identical decisions. Any failure
+`AUTO_ROUTING_TARGETS`, at temperature 0 and under a short timeout. Decisions are kept by a
+hash of their input (api/routing/decision_cache.py, shared by the replicas through Redis), so
+identical conversations get identical decisions from one classification. Any failure
 (error, timeout, refusal, invalid answer) falls back to passthrough with `auto_fallback`:
 auto routing never fails a request.
 """
@@ -16,7 +17,6 @@ from typing import Any, Literal
 import httpx2
 import openai
 import structlog
-from cachetools import TTLCache
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ValidationError, create_model
 
@@ -25,6 +25,7 @@ from api.observability.tracing import Tracing
 from api.prompts import render
 from api.request_record import RequestRecord
 from api.routing.decision import RoutePath, RoutingDecision
+from api.routing.decision_cache import DecisionCache
 from api.upstream.cost import call_cost
 
 log = structlog.get_logger(__name__)
@@ -68,8 +69,7 @@ class LLMClassifier:
         model: str,
         targets: list[str],
         timeout: float,
-        cache_ttl: float,
-        cache_size: int,
+        decisions: DecisionCache,
     ) -> None:
         # No SDK retries: a slow or failing classifier must fall back quickly.
         self.llm = llm.with_options(max_retries=0, timeout=timeout)
@@ -77,20 +77,14 @@ class LLMClassifier:
         self.model = model
         self.targets = targets
         self.schema = choice_model(targets)
-        self.cache: TTLCache[str, RoutePath] | None = (
-            TTLCache(maxsize=cache_size, ttl=cache_ttl) if cache_size > 0 and cache_ttl > 0 else None
-        )
+        self.decisions = decisions
 
     async def classify(self, body: dict[str, Any], upstream_model: str, record: RequestRecord) -> RoutingDecision:
         messages = body.get("messages") or []
         key = decision_key(messages, self.targets, self.model)
-        if self.cache is not None and (cached := self.cache.get(key)) is not None:
-            return RoutingDecision(cached, f"auto_{cached.value}", upstream_model)
-        path = await self._ask(messages, record)
+        path = await self.decisions.decide(key, lambda: self._ask(messages, record))
         if path is None:
             return RoutingDecision(RoutePath.PASSTHROUGH, "auto_fallback", upstream_model)
-        if self.cache is not None:
-            self.cache[key] = path
         return RoutingDecision(path, f"auto_{path.value}", upstream_model)
 
     async def _ask(self, messages: list[dict[str, Any]], record: RequestRecord) -> RoutePath | None:

@@ -2,8 +2,8 @@
 
 Each test writes its own clients file and starts its own gateways; limits live in memory
 unless a test points RATE_LIMIT_STORAGE_URL at the real Redis (a key prefix of its own,
-deleted afterwards). Budgets run in-process with an injected clock, against the real
-audit store and the real Redis.
+deleted afterwards) or takes that Redis away behind a forwarder. Budgets run in-process
+with an injected clock, against the real audit store and the real Redis.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 
 import openai
 import pytest
-import redis.asyncio
 import yaml
 
 from api.audit.row import audit_row
@@ -26,13 +25,15 @@ from api.audit.store import AuditStore
 from api.clients.admission import ClientLimits
 from api.clients.model import Client, Limits
 from api.clients.storage import client_limits
-from api.errors import QuotaExceededError, ServiceUnavailableError
+from api.errors import QuotaExceededError, RateLimitError
 from api.request_record import RequestRecord
+from api.shared_state import SharedState, redis_client
 from tests.conftest import Gateway
 from tests.support.databases import TestDatabase
-from tests.support.processes import free_port
+from tests.support.redis_keys import TEST_REDIS_URL, redis_namespace
+from tests.support.tcp_forwarder import TcpForwarder
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = TEST_REDIS_URL
 MODEL = "fake-model"
 
 
@@ -65,16 +66,21 @@ async def ask(client: openai.AsyncOpenAI, model: str = MODEL, text: str = "hi") 
     return False
 
 
+def limits_in(url: str, prefix: str, clock: Callable[[], datetime] | None = None) -> ClientLimits:
+    """The limits a gateway builds for RATE_LIMIT_STORAGE_URL=`url`, with the test's clock."""
+    state = SharedState.from_url(None if url == "memory://" else url)
+    return client_limits(state, prefix) if clock is None else client_limits(state, prefix, clock=clock)
+
+
+async def close(limits: ClientLimits) -> None:
+    await limits.close()
+    await limits.state.close()
+
+
 @pytest.fixture
 async def redis_prefix() -> AsyncIterator[str]:
-    """A key prefix of this test's own on the real Redis; its keys are deleted afterwards."""
-    prefix = f"limits-test-{uuid.uuid4().hex[:8]}"
-    yield prefix
-    connection = redis.asyncio.Redis.from_url(REDIS_URL)
-    keys = [key async for key in connection.scan_iter(f"{prefix}:*")]
-    if keys:
-        await connection.delete(*keys)
-    await connection.aclose()
+    async with redis_namespace("limits-test") as prefix:
+        yield prefix
 
 
 async def test_two_clients_are_each_held_to_their_own_numbers(
@@ -224,9 +230,9 @@ async def clocked_limits(request: pytest.FixtureRequest, redis_prefix: str) -> A
     """Client limits whose clock the test moves; (limits, [now])."""
     now = [datetime(2026, 3, 31, 23, 0, tzinfo=UTC)]
     url = REDIS_URL if request.param == "redis" else "memory://"
-    limits = client_limits(url, redis_prefix, clock=lambda: now[0])
+    limits = limits_in(url, redis_prefix, clock=lambda: now[0])
     yield limits, now
-    await limits.close()
+    await close(limits)
 
 
 async def spend(limits: ClientLimits, client: Client, usd: float) -> None:
@@ -279,20 +285,53 @@ async def test_budgets_are_seeded_from_the_audit_store_at_start(database: TestDa
     assert await store.spent_since(name, datetime(2026, 3, 1, tzinfo=UTC)) == pytest.approx(1.05)
     client = Client(name, frozenset(), limits=Limits(budget_usd=1.0, budget_period="month"))
     for url in ("memory://", REDIS_URL):  # each a fresh gateway start over the same store
-        limits = client_limits(url, redis_prefix, clock=lambda: now)
+        limits = limits_in(url, redis_prefix, clock=lambda: now)
         await limits.start(store, [client])
         with pytest.raises(QuotaExceededError):
             await spend(limits, client, 0.01)
-        await limits.close()
+        await close(limits)
     await store.close()
 
 
-async def test_a_redis_that_does_not_answer_refuses_limited_clients_with_a_503() -> None:
-    limits = client_limits(f"redis://127.0.0.1:{free_port()}/0", "limits-test-down")
-    record = RequestRecord(uuid.uuid4().hex, "POST", "/v1/chat/completions", prompt_chars=8)
-    limited = Client("limited", frozenset(), limits=Limits(requests_per_minute=5))
-    with pytest.raises(ServiceUnavailableError) as refused:
-        await limits.admit(limited, record)
-    assert refused.value.code == "rate_limit_storage_unavailable"
-    assert await limits.admit(Client("free", frozenset()), record) is None  # never touches Redis
-    await limits.close()
+async def test_a_redis_that_goes_away_turns_the_limits_per_process_and_back(redis_prefix: str) -> None:
+    # The real Redis behind a forwarder the test closes: refused connections, like a dead server.
+    forwarder = TcpForwarder("127.0.0.1", 6379)
+    forwarder.open()
+    state = SharedState(redis_client(f"redis://127.0.0.1:{forwarder.port}/13"), retry_seconds=0.2)
+    limits = client_limits(state, redis_prefix)
+    limited = Client(f"limited-{uuid.uuid4().hex[:6]}", frozenset(), limits=Limits(requests_per_minute=3))
+
+    async def admitted(count: int) -> int:
+        ok = 0
+        for _ in range(count):
+            record = RequestRecord(uuid.uuid4().hex, "POST", "/v1/chat/completions", prompt_chars=8)
+            try:
+                admission = await limits.admit(limited, record)
+            except RateLimitError:
+                continue
+            assert admission is not None
+            await limits.finish(admission, record)
+            ok += 1
+        return ok
+
+    try:
+        shared_before = await admitted(2)  # 2 of the 3 counted in Redis
+        forwarder.close()
+        during = await admitted(5)  # Redis gone: this process counts on its own, from 0
+        health_during = state.health()
+        forwarder.open()
+        await asyncio.sleep(0.3)  # past the retry time: the next call tries Redis again
+        after = await admitted(5)  # Redis back: its window still holds the 2 from before
+        print(
+            f"limit 3/min: {shared_before} admitted with Redis, {during} of 5 while it was down "
+            f"({state.fallbacks} fallbacks, ready: {health_during.status}), {after} of 5 after it came back "
+            f"(ready: {state.health().status})"
+        )
+        assert (shared_before, during, after) == (2, 3, 1)
+        assert health_during.status == "degraded"
+        assert "Redis unavailable" in (health_during.detail or "")
+        assert state.health().status == "ok"
+        assert await limits.admit(Client("free", frozenset()), RequestRecord("x", "POST", "/")) is None
+    finally:
+        await close(limits)
+        forwarder.stop()

@@ -52,7 +52,7 @@ async def test_close_closes_every_part_in_reverse_order_of_start(tmp_path, monke
     services = container(tmp_path)
     closed = spy_on_closing(services, monkeypatch)
     await services.start()
-    assert set(services.readiness_checks) == {"upstream", "mcp_servers", "audit", "tracing"}
+    assert set(services.readiness_checks) == {"upstream", "mcp_servers", "audit", "tracing", "shared_state"}
     await services.close()
     assert closed == ["mcp", "llm", "audit", "tracing"], "rows before spans, spans last"
     await services.close()  # a second close has nothing left to close
