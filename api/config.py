@@ -23,6 +23,7 @@ RoutingMode = Literal["passthrough", "reasoning", "orchestration", "auto"]
 CommaList = Annotated[list[str], NoDecode]
 
 DEFAULT_CLIENTS_CONFIG = Path("config/clients.yaml")
+DEFAULT_ROUTING_POLICY_CONFIG = Path("config/routing_policy.yaml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/audit.db"
 # The async driver each supported database is reached through.
 _ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
@@ -170,6 +171,11 @@ class Settings(AuditSettings):
     routing_classifier_model: str = Field("gpt-4o-mini", min_length=1)
     routing_classifier_timeout: float = Field(5.0, gt=0, description="seconds before auto routing falls back")
     routing_cache_ttl_seconds: float = Field(600.0, ge=0, description="how long a classifier decision is reused")
+    routing_policy_config: Path | None = Field(
+        None,
+        description="YAML rules that choose the model (sensitive terms, prompt size, cost, client) "
+        "(default: config/routing_policy.yaml when it exists)",
+    )
     routing_cache_size: int = Field(2048, ge=0, description="decisions kept in memory (0 disables the cache)")
 
     # --- reasoning path: the agent and its MCP tools (contract section 6)
@@ -325,7 +331,14 @@ class Settings(AuditSettings):
         """The limit counters live in the shared Redis (not with RATE_LIMIT_STORAGE_URL=memory://)."""
         return self.shared_redis_url is not None and self.rate_limit_storage_url != "memory://"
 
-    @field_validator("phoenix_api_key", "prometheus_multiproc_dir", "clients_config", "audit_hash_key", mode="before")
+    @field_validator(
+        "phoenix_api_key",
+        "prometheus_multiproc_dir",
+        "clients_config",
+        "routing_policy_config",
+        "audit_hash_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # Compose passes `${PHOENIX_API_KEY:-}`: an empty variable means no key, not an empty one.
@@ -373,6 +386,13 @@ class Settings(AuditSettings):
         if self.clients_config is not None:
             return self.clients_config
         return DEFAULT_CLIENTS_CONFIG if DEFAULT_CLIENTS_CONFIG.exists() else None
+
+    @property
+    def routing_policy_path(self) -> Path | None:
+        """The routing policy to apply: ROUTING_POLICY_CONFIG, else config/routing_policy.yaml when it exists."""
+        if self.routing_policy_config is not None:
+            return self.routing_policy_config
+        return DEFAULT_ROUTING_POLICY_CONFIG if DEFAULT_ROUTING_POLICY_CONFIG.exists() else None
 
 
 def environment() -> dict[str, str]:

@@ -43,6 +43,9 @@ from api.paths.passthrough import PassthroughPath
 from api.paths.reasoning.agent import ReasoningAgent
 from api.paths.reasoning.llm import AgentLLM
 from api.paths.reasoning.path import ReasoningPath
+from api.policy.check import check_policy_models
+from api.policy.config import load_routing_policy
+from api.policy.engine import PolicyEngine
 from api.readiness import McpCheck, ReadinessCheck, UpstreamCheck
 from api.request_record import RequestObserver, RequestRecord
 from api.routing.classifier import LLMClassifier
@@ -107,6 +110,8 @@ class ServiceContainer:
         limits_state = self.shared_state if settings.limits_shared else SharedState(None)
         self.limits = client_limits(limits_state, settings.rate_limit_namespace)
         self.gate = ClientGate(routing_policy(settings), self.limits)
+        # Read now so a malformed routing policy stops the start-up with its reason.
+        self.policy = PolicyEngine(load_routing_policy(settings.routing_policy_path), routing_policy(settings))
         self.audit = audit_writer(settings)
         self.observers: list[RequestObserver] = [AccessLog(), self.metrics, self.audit]
         # Read now so a malformed config/mcp_servers.yaml stops the start-up with its reason.
@@ -159,6 +164,7 @@ class ServiceContainer:
             stack.push_async_callback(self.limits.close)
             self._llm = build_llm_client(self.settings)
             stack.push_async_callback(self._close_llm)
+            await check_policy_models(self._llm, self.policy.policy)
             await self.mcp.start()  # connects in the background; never delays start-up
             stack.push_async_callback(self.mcp.close)
             self._build(self._llm)

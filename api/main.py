@@ -84,7 +84,15 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["*"],
-            expose_headers=["X-Request-Id", "X-Routing-Path", "X-Routing-Reason", "X-Trace-Id", *RATE_LIMIT_HEADERS],
+            expose_headers=[
+                "X-Request-Id",
+                "X-Routing-Path",
+                "X-Routing-Reason",
+                "X-Routing-Model",
+                "X-Routing-Policy",
+                "X-Trace-Id",
+                *RATE_LIMIT_HEADERS,
+            ],
         )
     if services.tracing.configured:
         known_paths = [path for router in routers for route in router.routes if "{" not in (path := route.path)]

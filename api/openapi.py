@@ -42,6 +42,8 @@ _HEADERS_OUT = {
     "X-Request-Id": ("The gateway's id of this request (its audit row, its log lines).", True),
     "X-Routing-Path": ("The path the request took.", False),
     "X-Routing-Reason": ("Why (a routing reason code).", False),
+    "X-Routing-Model": ("The model the gateway asked the upstream for (a routing policy may have chosen it).", False),
+    "X-Routing-Policy": ("The routing policy rule that chose the model or refused the request, when one did.", False),
     "X-Trace-Id": ("The trace id, when tracing is on.", False),
     **{
         f"x-ratelimit-{part}-{kind}": (f"The client's {kind}-per-minute {part}, when it has that limit.", False)

@@ -62,6 +62,8 @@ class RequestRecord:
     attempted_retries: int | None = None  # LiteLLM's retries, summed over the request's calls
     attempted_fallbacks: int | None = None  # LiteLLM's fallbacks, summed over the request's calls
     cache_hit: bool | None = None  # every call was answered from LiteLLM's cache; None: not known
+    route_policy: str | None = None  # the routing policy rule that decided (api/policy), if any
+    policy_model: str | None = None  # that rule's model: every LLM call of the request uses it
     upstream_headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # forwarded to the client
     admission: Admission | None = None  # a limited client's slot and window figures, settled when the request ends
 

@@ -163,6 +163,9 @@ def main() -> int:
     api_env["SHUTDOWN_DRAIN_SECONDS"] = local_drain_seconds(
         os.environ.get("SHUTDOWN_DRAIN_SECONDS") or env.get("SHUTDOWN_DRAIN_SECONDS")
     )
+    if args.demo and not (os.environ.get("ROUTING_POLICY_CONFIG") or env.get("ROUTING_POLICY_CONFIG")):
+        # The demo shows policy routing too: its local-llama is the fake model.
+        api_env["ROUTING_POLICY_CONFIG"] = str(REPO / "config" / "routing_policy.example.yaml")
     if PHOENIX_BIN.exists():
         add_phoenix(manager, env, litellm_env, api_env)
     else:

@@ -37,6 +37,9 @@ from api.request_record import RequestObserver, RequestRecord
 log = structlog.get_logger("api.request")
 
 _SANE_TOKEN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A model name the client chose goes back in a header only when it is visible ASCII: a control
+# character in a header value makes the server drop the connection instead of answering.
+_HEADER_SAFE = re.compile(r"^[\x21-\x7e]{1,256}$")
 CLIENT_CLOSED_REQUEST = 499  # nginx's code for "the client went away before we answered"
 WATCH_AFTER_SECONDS = 0.05
 
@@ -70,6 +73,10 @@ def response_headers_for(record: RequestRecord) -> list[tuple[bytes, bytes]]:
     if record.route_path is not None:
         headers.append((b"x-routing-path", record.route_path.encode()))
         headers.append((b"x-routing-reason", (record.route_reason or "").encode()))
+        if record.model and _HEADER_SAFE.match(record.model):
+            headers.append((b"x-routing-model", record.model.encode()))
+    if record.route_policy is not None:  # also on a policy's refusal, which comes before routing
+        headers.append((b"x-routing-policy", record.route_policy.encode()))
     if record.trace_id is not None:
         headers.append((b"x-trace-id", record.trace_id.encode()))
     headers.extend(record.upstream_headers)  # LiteLLM's x-litellm-* (passthrough)

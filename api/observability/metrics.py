@@ -117,6 +117,12 @@ class Metrics:
             "gateway_upstream_cache_hits", "Requests LiteLLM answered from its cache", ["model"], registry=r
         )
         self.decisions = Counter("routing_decisions", "Routing decisions", ["path", "reason"], registry=r)
+        self.policy_rules = Counter(
+            "routing_policy",
+            "Requests a routing policy rule decided (model chosen, refused or allowed)",
+            ["rule"],
+            registry=r,
+        )
         # The shared state of the replicas (contract section 14): only present with a Redis.
         self.shared_state_up = Gauge(
             "gateway_shared_state_up",
@@ -189,6 +195,8 @@ class Metrics:
             self._child(self.retries, record.model or UNROUTED).inc(record.attempted_retries)
         if record.cache_hit:
             self._child(self.cache_hits, record.model or UNROUTED).inc()
+        if record.route_policy is not None:
+            self._child(self.policy_rules, record.route_policy).inc()
 
     def shared_state_changed(self, up: bool) -> None:
         """SharedStateListener: the shared Redis answers again (`up`) or stopped answering."""

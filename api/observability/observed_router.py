@@ -50,6 +50,7 @@ class ObservedRouter:
                     "gateway.routing.path": decision.path.value,
                     "gateway.routing.reason": decision.reason,
                     "gateway.model": decision.upstream_model,
+                    **({"gateway.routing.policy": record.route_policy} if record.route_policy else {}),
                     **self.tracing.output_attributes(f"{decision.path.value} ({decision.reason})"),
                 }
             )

@@ -124,6 +124,8 @@ def _record_attributes(record: RequestRecord) -> dict[str, str | int | bool]:
     if record.route_path is not None:
         attributes["gateway.routing.path"] = record.route_path
         attributes["gateway.routing.reason"] = record.route_reason or ""
+    if record.route_policy is not None:  # the rule's name only, never what it matched
+        attributes["gateway.routing.policy"] = record.route_policy
     if record.model is not None:
         attributes["gateway.model"] = record.model
     if record.requested_model is not None:

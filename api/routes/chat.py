@@ -27,7 +27,7 @@ async def chat_completions(request: Request, services: Services, record: Record,
     chat = validate_chat_request(body)
     record.note_prompt(chat.model, bool(chat.stream), body["messages"], services.prompt_hash_key)
     await services.gate.admit(client, chat.model, record)
-    body = upstream_body(body, client)
+    body = services.policy.apply(upstream_body(body, client), client, record)
     decision = await services.router.route(body, request.headers.get("x-routing-mode"), record)
     record.route_path, record.route_reason = decision.path.value, decision.reason
     record.model = decision.upstream_model

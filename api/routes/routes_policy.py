@@ -6,12 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.dependencies import Services
+from api.clients.scopes import AUDIT_ALL
+from api.dependencies import CurrentClient, Services
+from api.policy.config import policy_view
 from api.routing.policy import routing_policy_view
 
 router = APIRouter()
 
 
-@router.get("/v1/routes", summary="The effective routing policy (tiers, default, auto routing, paths)")
-async def routing_policy(services: Services) -> dict[str, Any]:
-    return routing_policy_view(services.settings)
+@router.get("/v1/routes", summary="The effective routing policy (tiers, default, auto routing, model rules, paths)")
+async def routing_policy(services: Services, client: CurrentClient) -> dict[str, Any]:
+    # The sensitive terms are themselves sensitive: only operators read them.
+    rules = policy_view(services.policy.policy, reveal_terms=client.has(AUDIT_ALL))
+    return {**routing_policy_view(services.settings), "model_policy": rules}

@@ -81,15 +81,16 @@ class LLMClassifier:
 
     async def classify(self, body: dict[str, Any], upstream_model: str, record: RequestRecord) -> RoutingDecision:
         messages = body.get("messages") or []
-        key = decision_key(messages, self.targets, self.model)
-        path = await self.decisions.decide(key, lambda: self._ask(messages, record))
+        model = record.policy_model or self.model  # the routing policy's model, when it chose one
+        key = decision_key(messages, self.targets, model)
+        path = await self.decisions.decide(key, lambda: self._ask(messages, model, record))
         if path is None:
             return RoutingDecision(RoutePath.PASSTHROUGH, "auto_fallback", upstream_model)
         return RoutingDecision(path, f"auto_{path.value}", upstream_model)
 
-    async def _ask(self, messages: list[dict[str, Any]], record: RequestRecord) -> RoutePath | None:
+    async def _ask(self, messages: list[dict[str, Any]], model: str, record: RequestRecord) -> RoutePath | None:
         request = {
-            "model": self.model,
+            "model": model,
             "messages": [
                 {"role": "system", "content": render("routing_classifier", targets=", ".join(self.targets))},
                 {"role": "user", "content": transcript(messages)},
@@ -112,7 +113,7 @@ class LLMClassifier:
                 record.add_upstream_time(started)
             usage = completion.usage.model_dump() if completion.usage is not None else None
             record.add_usage(usage)
-            record.add_cost(call_cost(raw.headers, usage, completion.model or self.model))
+            record.add_cost(call_cost(raw.headers, usage, completion.model or model))
             parsed = completion.choices[0].message.parsed
             span.set_result(usage=usage, output=parsed.model_dump() if parsed is not None else None)
         if parsed is None:  # a refusal

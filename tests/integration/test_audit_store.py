@@ -94,7 +94,7 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_it_back(databa
 
     await migrate.on_database(database.url, migrate.upgrade)
     assert await database.tables() == {"audit_log", "alembic_version"}
-    assert await migrate.on_database(database.url, migrate.current_revision) == "0005_upstream_outcome"
+    assert await migrate.on_database(database.url, migrate.current_revision) == "0006_route_policy"
 
     async with database.engine.connect() as connection:
         indexes, unique = await connection.run_sync(
@@ -169,7 +169,7 @@ def test_make_migrate_upgrades_the_database_from_the_environment(database: TestD
         text=True,
         timeout=60,
     )
-    assert current.stdout.strip() == "0005_upstream_outcome"
+    assert current.stdout.strip() == "0006_route_policy"
 
 
 # ---- the store --------------------------------------------------------------------------

@@ -363,3 +363,23 @@ async def test_reasoning_span_tree_with_steps_a_tool_call_and_the_synthesis(fake
     llm_spans = {span_id(s) for s in [*step_calls, synthesis]}
     parents = {r["headers"]["traceparent"].split("-")[2] for r in fake_upstream.requests_with(tag)}
     assert parents == llm_spans
+
+
+async def test_a_routing_policy_rule_is_named_on_the_spans_and_what_it_matched_is_not(fake_upstream, tmp_path):
+    policy = tmp_path / "routing_policy.yaml"
+    policy.write_text(
+        "rules:\n  - {name: code_names, when: {terms: [falcon]}, action: use_model, model: gpt-4o-mini}\n"
+    )
+    settings = traced_settings(fake_upstream.base_url, routing_policy_config=policy, trace_include_content=False)
+    tag = marker()
+    async with serve_traced(settings) as gateway, httpx.AsyncClient(base_url=gateway.url, headers=AUTH) as client:
+        response = await client.post("/v1/chat/completions", json=chat("fake-model", f"Project Falcon {tag}"))
+        assert response.status_code == 200
+        spans = tree(await gateway.spans(response.headers["x-trace-id"]))
+    server, routing = spans["POST /v1/chat/completions"], spans["routing"]
+    print({k: v for k, v in server.attributes.items() if k.startswith("gateway.")})
+    assert server.attributes["gateway.routing.policy"] == routing.attributes["gateway.routing.policy"] == "code_names"
+    assert server.attributes["gateway.model"] == spans["llm"].attributes["llm.model_name"] == "gpt-4o-mini"
+    assert fake_upstream.request_with(tag)["body"]["model"] == "gpt-4o-mini"
+    for span in spans.values():
+        assert "falcon" not in str(dict(span.attributes)).lower()

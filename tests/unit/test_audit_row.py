@@ -42,6 +42,7 @@ CONTRACT_FIELDS = [
     "attempted_retries",
     "attempted_fallbacks",
     "cache_hit",
+    "route_policy",  # issue 18: the routing policy rule that chose the model or refused
 ]
 SECRET = "my card number is 4111 1111 1111 1111"
 

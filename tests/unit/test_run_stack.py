@@ -7,6 +7,7 @@ import importlib.util
 import pytest
 import yaml
 
+from api.policy.config import load_routing_policy
 from tests.support.processes import REPO
 
 spec = importlib.util.spec_from_file_location("run_stack", REPO / "scripts" / "run_stack.py")
@@ -50,9 +51,12 @@ def test_litellm_exports_spans_only_when_a_collector_listens(name):
     assert "arize_phoenix" in source["litellm_settings"]["callbacks"], "the source config is not changed"
 
 
-def test_the_demo_lists_no_test_only_models():
+def test_the_demo_lists_no_test_only_models_and_every_model_its_routing_policy_names():
     demo = yaml.safe_load((REPO / "config" / "litellm_demo_config.yaml").read_text())
-    assert {model["model_name"] for model in demo["model_list"]} == {"gpt-4o", "gpt-4o-mini"}
+    served = {model["model_name"] for model in demo["model_list"]}
+    assert served == {"gpt-4o", "gpt-4o-mini", "local-llama"}
+    # make run-demo applies the sample policy: a model it names but LiteLLM lacks stops the gateway.
+    assert load_routing_policy(REPO / "config" / "routing_policy.example.yaml").models <= served
 
 
 def test_a_stop_the_user_asked_for_exits_zero_and_a_crash_does_not():
