@@ -196,7 +196,10 @@ async def test_migrations_started_together_on_postgres_wait_for_one_another_and_
         for _ in range(3)
     ]
     try:
-        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        waiting = (  # pg_locks lists the whole server's: only this database's count
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         await until_equal(lambda: holder.fetchval(waiting), len(processes))
         assert await postgres_db.tables() == set(), "nothing migrated while the lock was held"
     finally:
