@@ -16,10 +16,13 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 
 from api.audit import migrate
 from api.audit.journal import Journal
@@ -170,6 +173,44 @@ def test_make_migrate_upgrades_the_database_from_the_environment(database: TestD
         timeout=60,
     )
     assert current.stdout.strip() == "0006_route_policy"
+
+
+# api/audit/migrations/env.py's MIGRATION_LOCK_KEY (that module runs only under Alembic).
+MIGRATION_LOCK_KEY = 0x41554454
+
+
+async def test_migrations_started_together_on_postgres_wait_for_one_another_and_all_succeed(
+    postgres_db: TestDatabase,
+):
+    """Pods starting together each run the migration (deploy/kubernetes: an init container per pod).
+
+    The test holds the migrations' advisory lock while three `make migrate` processes start, so
+    they are certain to meet at it; released, one migrates and the others find the schema done."""
+    holder = await asyncpg.connect(make_url(postgres_db.url).set(drivername="postgresql").render_as_string(False))
+    await holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    env = {**os.environ, "DATABASE_URL": postgres_db.url}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.audit.migrate", "upgrade", cwd=REPO, env=env, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    try:
+        waiting = (  # pg_locks lists the whole server's: only this database's count
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        await until_equal(lambda: holder.fetchval(waiting), len(processes))
+        assert await postgres_db.tables() == set(), "nothing migrated while the lock was held"
+    finally:
+        await holder.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        await holder.close()
+    outcomes = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), timeout=120)
+    failed = [err.decode()[-400:] for p, (_, err) in zip(processes, outcomes, strict=True) if p.returncode != 0]
+    assert not failed, failed
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    assert await migrate.on_database(postgres_db.url, migrate.current_revision) == head
+    assert await postgres_db.tables() == {"audit_log", "alembic_version"}
 
 
 # ---- the store --------------------------------------------------------------------------

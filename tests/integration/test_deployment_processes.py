@@ -28,37 +28,29 @@ from tests.conftest import MASTER_KEY
 from tests.support.deployment_files import (
     COMPOSE_DEV_FILE,
     COMPOSE_FILE,
+    IMAGE_ENV,
     REPO,
     dockerfile,
     env_file,
     health_command,
-    image_files,
+    image_root_in,
     interpolate,
     load_yaml,
+    loopback,
     merge_compose,
+    on_port,
 )
 from tests.support.processes import ServerProcess, free_port
 
 SERVICES = load_yaml(COMPOSE_FILE)["services"]
 DEV_ENV = env_file(REPO / ".env.dev.example")
 VENV_BIN = Path(sys.executable).parent
-# What a container inherits besides its compose environment (the image's ENV).
-IMAGE_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @pytest.fixture(scope="module")
 def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """/app as the runtime stage leaves it (the installed package lives in the venv)."""
-    root = tmp_path_factory.mktemp("app")
-    for destination, source in image_files().items():
-        target = root / destination
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    (root / "data").mkdir()
-    return root
+    return image_root_in(tmp_path_factory.mktemp("app"))
 
 
 def container_env(
@@ -71,16 +63,6 @@ def container_env(
         env[name] = interpolate(str(value), {**DEV_ENV, **(dot_env or {})})
     env.update(overrides)
     return env
-
-
-def on_port(argv: list[str], old: int, new: int) -> list[str]:
-    """`argv` with the service's fixed port replaced by a free one (flags and URLs alike)."""
-    return [str(new) if arg == str(old) else arg.replace(f"127.0.0.1:{old}/", f"127.0.0.1:{new}/") for arg in argv]
-
-
-def _loopback(argv: list[str]) -> list[str]:
-    """A uvicorn command bound to 127.0.0.1 instead of 0.0.0.0: tests serve this machine only."""
-    return ["127.0.0.1" if arg == "0.0.0.0" else arg for arg in argv]
 
 
 def run_check(argv: list[str], env: dict[str, str | None], cwd: Path) -> int:
@@ -102,7 +84,7 @@ def gateway_container(
     )
     process = ServerProcess(
         "compose-reasoning-api",
-        _loopback(on_port(SERVICES["reasoning-api"]["command"], 8000, port)),
+        loopback(on_port(SERVICES["reasoning-api"]["command"], 8000, port)),
         port,
         logs_dir / "compose-reasoning-api.log",
         env=env,
@@ -243,7 +225,7 @@ def test_the_dev_override_runs_the_mounted_source_and_reloads_it(image_root, lit
     original = marker.read_text()
     marker.write_text(original + '\n__version__ = "mounted-source"\n')
     port = free_port()
-    command = [arg.replace("/app", str(app)) for arg in _loopback(on_port(service["command"], 8000, port))]
+    command = [arg.replace("/app", str(app)) for arg in loopback(on_port(service["command"], 8000, port))]
     env = container_env(
         service,
         LLM_BASE_URL=litellm,

@@ -1,4 +1,4 @@
-"""Readers for the deployment files (compose, Dockerfile, .dockerignore, env examples, README).
+"""Readers for the deployment files (compose, Kubernetes, Dockerfile, .dockerignore, env examples, README).
 
 There is no Docker engine on the build machines, so the tests read these files the way
 Docker and compose would and check what they promise: what runs, where it connects,
@@ -8,20 +8,29 @@ which variables and ports it uses.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shlex
+import shutil
+import tomllib
 from dataclasses import dataclass
+from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from packaging.requirements import Requirement
 
+from api.lifecycle.drain import CUT_GRACE_SECONDS
+from api.observability.export import EXPORT_TIMEOUT_SECONDS
 from tests.support.processes import REPO
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 COMPOSE_DEV_FILE = REPO / "docker-compose.dev.yml"
 ENV_EXAMPLES = (REPO / ".env.dev.example", REPO / ".env.prod.example")
+# What a container inherits besides the environment its service or pod gives it (the image's ENV).
+IMAGE_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}; $$ escapes a dollar.
 _INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -240,6 +249,60 @@ def image_source(relative: str, stage: str = "runtime") -> Path | None:
     return None
 
 
+def runtime_command() -> list[str]:
+    """The runtime stage's CMD, as argv (exec form)."""
+    [cmd] = [i.arguments for i in dockerfile() if i.stage == "runtime" and i.keyword == "CMD"]
+    return json.loads(cmd[cmd.index("[") :])
+
+
+def runtime_value(keyword: str) -> str:
+    """The last `keyword` instruction's arguments in the runtime stage (USER, WORKDIR, EXPOSE)."""
+    return [i.arguments for i in dockerfile() if i.stage == "runtime" and i.keyword == keyword][-1]
+
+
+def runtime_user_ids() -> tuple[int, int]:
+    """The uid and gid of the runtime stage's USER, from the `groupadd`/`useradd` that made it."""
+    user = runtime_value("USER")
+    script = " ".join(i.arguments for i in dockerfile() if i.stage == "runtime" and i.keyword == "RUN")
+    uid = re.search(rf"useradd\b[^&;]*--uid (\d+)[^&;]*\b{re.escape(user)}\b", script)
+    group = re.search(rf"useradd\b[^&;]*--gid (\S+)[^&;]*\b{re.escape(user)}\b", script)
+    assert uid, f"no useradd --uid for USER {user}"
+    assert group, f"no useradd --gid for USER {user}"
+    gid = re.search(rf"groupadd\b[^&;]*--gid (\d+)[^&;]*\b{re.escape(group.group(1))}\b", script)
+    assert gid, f"no groupadd --gid for group {group.group(1)}"
+    return int(uid.group(1)), int(gid.group(1))
+
+
+def console_script_providers(command: str) -> set[str]:
+    """The runtime dependencies (what the image installs) whose console scripts include `command`."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    runtime = {Requirement(spec).name for spec in pyproject["project"]["dependencies"]}
+    return {dist for dist in runtime if any(ep.name == command for ep in distribution(dist).entry_points)}
+
+
+def image_root_in(root: Path) -> Path:
+    """`root` laid out as the runtime stage's /app: what the Dockerfile copies, and an empty data/."""
+    for destination, source in image_files().items():
+        target = root / destination
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    (root / "data").mkdir()
+    return root
+
+
+def on_port(argv: list[str], old: int, new: int) -> list[str]:
+    """`argv` with the service's fixed port replaced by a free one (flags and URLs alike)."""
+    return [str(new) if arg == str(old) else arg.replace(f"127.0.0.1:{old}/", f"127.0.0.1:{new}/") for arg in argv]
+
+
+def loopback(argv: list[str]) -> list[str]:
+    """A uvicorn command bound to 127.0.0.1 instead of 0.0.0.0: tests serve this machine only."""
+    return ["127.0.0.1" if arg == "0.0.0.0" else arg for arg in argv]
+
+
 # ---- README --------------------------------------------------------------------------------------
 
 
@@ -250,8 +313,12 @@ def markdown_section(text: str, heading: str) -> str:
         raise AssertionError(f"no section {heading!r}")
     level = len(match.group(1))
     rest = text[match.end() :]
-    end = re.search(rf"^#{{1,{level}}} ", rest, re.M)
-    return rest[: end.start()] if end else rest
+    # A `# comment` line inside a fenced code block is no heading.
+    fences = [m.span() for m in re.finditer(r"^```.*?^```", rest, re.M | re.S)]
+    for end in re.finditer(rf"^#{{1,{level}}} ", rest, re.M):
+        if not any(start <= end.start() < stop for start, stop in fences):
+            return rest[: end.start()]
+    return rest
 
 
 def markdown_tables(section: str) -> list[list[list[str]]]:
@@ -267,3 +334,74 @@ def markdown_tables(section: str) -> list[list[list[str]]]:
             tables.append(current)
             current = []
     return tables
+
+
+# ---- shutdown ------------------------------------------------------------------------------------
+
+
+def shutdown_seconds(command: list[str], drain: float, audit_drain: float) -> float:
+    """The longest the gateway takes from SIGTERM to its exit (README "Shutdown").
+
+    The drain, the cut streams' grace, uvicorn's wait (`--timeout-graceful-shutdown`), the
+    audit queue, closing the store, the span export, and a second of slack for the loop."""
+    graceful = float(command[command.index("--timeout-graceful-shutdown") + 1])
+    store_close = 2.0  # AuditWriter.close bounds closing the store
+    return drain + CUT_GRACE_SECONDS + graceful + audit_drain + store_close + EXPORT_TIMEOUT_SECONDS + 1
+
+
+# ---- Kubernetes (deploy/kubernetes) --------------------------------------------------------------
+
+KUBERNETES_DIR = REPO / "deploy" / "kubernetes"
+KUSTOMIZATION = KUBERNETES_DIR / "kustomization.yaml"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    body: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return self.body["kind"]
+
+    @property
+    def name(self) -> str:
+        return self.body["metadata"]["name"]
+
+
+def kubernetes_manifests() -> list[Manifest]:
+    """Every object of the resources kustomization.yaml lists, in its order."""
+    found = []
+    for resource in load_yaml(KUSTOMIZATION)["resources"]:
+        path = KUBERNETES_DIR / resource
+        found += [Manifest(path, body) for body in yaml.safe_load_all(path.read_text()) if body]
+    return found
+
+
+def kubernetes_object(kind: str) -> dict[str, Any]:
+    """The one object of `kind` in the manifests."""
+    [body] = [m.body for m in kubernetes_manifests() if m.kind == kind]
+    return body
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One entry of a container's `env`: a literal `value`, or a key of a Secret."""
+
+    name: str
+    value: str | None
+    secret: str | None = None
+    secret_key: str | None = None
+    optional: bool = False
+
+
+def container_env(container: dict[str, Any]) -> dict[str, EnvVar]:
+    found = {}
+    for entry in container.get("env", []):
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        assert ref or "valueFrom" not in entry, f"{entry['name']}: only literal values and Secret keys are read"
+        if ref:
+            found[entry["name"]] = EnvVar(entry["name"], None, ref["name"], ref["key"], ref.get("optional", False))
+        else:
+            found[entry["name"]] = EnvVar(entry["name"], str(entry["value"]))
+    return found

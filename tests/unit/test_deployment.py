@@ -9,27 +9,24 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tomllib
 from graphlib import CycleError, TopologicalSorter
 from importlib import import_module
-from importlib.metadata import distribution
 from importlib.resources import files
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
-from packaging.requirements import Requirement
 
 from api.config import Settings
 from api.lifecycle.drain import CUT_GRACE_SECONDS
 from api.mcp.config import load_mcp_config
-from api.observability.export import EXPORT_TIMEOUT_SECONDS
 from tests.support.deployment_files import (
     COMPOSE_DEV_FILE,
     COMPOSE_FILE,
     ENV_EXAMPLES,
     REPO,
+    console_script_providers,
     copy_sources,
     dockerfile,
     dockerignore_patterns,
@@ -46,6 +43,7 @@ from tests.support.deployment_files import (
     merge_compose,
     mounts,
     ports,
+    shutdown_seconds,
     url_parts,
     urls_in,
 )
@@ -418,18 +416,12 @@ def test_the_compose_mcp_config_reaches_the_demo_server_by_service_name():
 
 def test_stdio_mcp_servers_are_installed_in_the_image():
     """The image installs the project's dependencies only, no dependency group."""
-    runtime = {Requirement(spec).name for spec in _pyproject()["project"]["dependencies"]}
     for config in sorted((REPO / "config").glob("mcp_servers*.yaml")):
         for server in load_mcp_config(config):
             if server.command:
-                providers = {
-                    dist for dist in runtime if any(ep.name == server.command for ep in distribution(dist).entry_points)
-                }
-                assert providers, f"{config.name}: `{server.command}` is no console script of a runtime dependency"
-
-
-def _pyproject() -> dict[str, Any]:
-    return tomllib.loads((REPO / "pyproject.toml").read_text())
+                assert console_script_providers(server.command), (
+                    f"{config.name}: `{server.command}` is no console script of a runtime dependency"
+                )
 
 
 # ---- env examples ---------------------------------------------------------------------------
@@ -641,9 +633,7 @@ def test_the_stop_grace_period_leaves_room_for_the_drain_and_the_flush():
     command = SERVICES["reasoning-api"]["command"]
     graceful = float(command[command.index("--timeout-graceful-shutdown") + 1])
     env = resolved(SERVICES["reasoning-api"])
-    drain, audit = float(env["SHUTDOWN_DRAIN_SECONDS"]), float(env["AUDIT_SHUTDOWN_DRAIN_SECONDS"])
-    store_close = 2.0  # AuditWriter.close bounds closing the store
-    needed = drain + CUT_GRACE_SECONDS + graceful + audit + store_close + EXPORT_TIMEOUT_SECONDS + 1
+    needed = shutdown_seconds(command, float(env["SHUTDOWN_DRAIN_SECONDS"]), float(env["AUDIT_SHUTDOWN_DRAIN_SECONDS"]))
     grace = _seconds(service["stop_grace_period"])
     print(f"stop grace {grace} s, shutdown needs at most {needed} s")
     assert grace > needed, f"stop_grace_period {grace} s leaves no room for a {needed} s shutdown"
