@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from api.errors import InvalidRequestError
 
@@ -22,18 +22,32 @@ DONE_FRAME = b"data: [DONE]\n\n"
 
 
 class ChatMessage(BaseModel):
-    """One message; content is a string, a list of parts (text, image_url, ...) or null."""
+    """One message; content is a string, a list of parts (text, image_url, ...) or null.
+
+    As the OpenAI API has it: only an assistant message that calls tools (or a function) may
+    leave its content out. Checked here so the client gets a 400 naming the message, not the
+    upstream's 500 (LiteLLM fails a user message without content with a KeyError).
+    """
 
     model_config = ConfigDict(extra="allow")
 
     role: Role
     content: str | list[dict[str, Any]] | None = None
 
+    @model_validator(mode="after")
+    def _content_required(self) -> ChatMessage:
+        if self.content is not None:
+            return self
+        extra = self.model_extra or {}
+        if self.role == "assistant" and (extra.get("tool_calls") or extra.get("function_call")):
+            return self
+        raise ValueError(f"a {self.role} message needs content (only an assistant's tool call may go without)")
+
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    include_usage: bool | None = None
+    include_usage: StrictBool | None = None  # "yes" or 1 is a 400, as `stream` is
 
 
 class ChatCompletionRequest(BaseModel):
@@ -126,7 +140,8 @@ def invalid_request_from(errors: Sequence[Mapping[str, Any]]) -> InvalidRequestE
     """Translate a pydantic/FastAPI error list into one OpenAI-style 400 (first error, with `param`)."""
     first = errors[0]
     param = format_loc(first.get("loc", ()))
-    return InvalidRequestError(f"Invalid value for '{param}': {first.get('msg')}", code="invalid_value", param=param)
+    message = str(first.get("msg")).removeprefix("Value error, ")  # pydantic's prefix for our own checks
+    return InvalidRequestError(f"Invalid value for '{param}': {message}", code="invalid_value", param=param)
 
 
 def format_loc(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -74,6 +74,17 @@ def test_schema_violation_is_400_naming_the_field(client):
     assert caught.value.body["param"] == "messages[0].role"
 
 
+def test_a_user_message_without_content_is_our_400_not_the_upstreams_500(client, fake_upstream):
+    # LiteLLM fails such a message with a KeyError (a 500, which the gateway would report as 502).
+    tag = f"m-{uuid.uuid4().hex[:8]}"
+    messages = [{"role": "system", "content": tag}, {"role": "user"}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
+    assert refused.value.body["param"] == "messages[1]"  # type: ignore[index]
+    assert "a user message needs content" in refused.value.body["message"]  # type: ignore[index]
+    assert fake_upstream.requests_with(tag) == []
+
+
 @pytest.mark.parametrize("stream", ["yes", "true", 1])
 def test_stream_that_is_not_a_json_boolean_is_400_naming_stream(gateway, stream):
     response = httpx.post(

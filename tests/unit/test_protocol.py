@@ -25,7 +25,7 @@ def test_a_json_array_is_not_a_request():
         ({"model": "m", "messages": []}, "messages"),
         ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content.str"),
-        ({"model": "m", "messages": [{"role": "user"}], "stream": "yes please"}, "stream"),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes please"}, "stream"),
     ],
 )
 def test_schema_violations_name_the_field(body, param):
@@ -38,13 +38,13 @@ def test_schema_violations_name_the_field(body, param):
 @pytest.mark.parametrize("value", ["yes", "true", "false", 1, 0, 1.0, [], {}])
 def test_stream_must_be_a_json_boolean(value):
     with pytest.raises(InvalidRequestError) as caught:
-        validate_chat_request({"model": "m", "messages": [{"role": "user"}], "stream": value})
+        validate_chat_request({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": value})
     assert (caught.value.status, caught.value.type, caught.value.param) == (400, "invalid_request_error", "stream")
 
 
 @pytest.mark.parametrize(("value", "streams"), [(True, True), (False, False), (None, False)])
 def test_stream_accepts_booleans_and_null(value, streams):
-    request = validate_chat_request({"model": "m", "messages": [{"role": "user"}], "stream": value})
+    request = validate_chat_request({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": value})
     assert bool(request.stream) is streams
 
 
@@ -79,3 +79,21 @@ async def test_sse_data_splits_events_across_arbitrary_chunk_boundaries():
 async def test_sse_data_handles_crlf_and_a_missing_final_newline():
     stream = _chunks(b"data: 1\r\n\r\ndata: 2")
     assert [payload async for payload in sse_data(stream)] == [b"1", b"2"]
+
+
+@pytest.mark.parametrize("role", ["system", "developer", "user", "tool"])
+def test_a_message_without_content_is_a_400_naming_it(role):
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": role}]}
+    with pytest.raises(InvalidRequestError) as refused:
+        validate_chat_request(body)
+    assert refused.value.param == "messages[1]"
+    assert f"a {role} message needs content" in refused.value.message
+
+
+def test_an_assistant_tool_call_may_go_without_content_and_include_usage_must_be_a_boolean():
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    messages = [{"role": "user", "content": "x"}, {"role": "assistant", "content": None, "tool_calls": [call]}]
+    assert validate_chat_request({"model": "m", "messages": messages})
+    with pytest.raises(InvalidRequestError) as refused:
+        validate_chat_request({"model": "m", "messages": messages[:1], "stream_options": {"include_usage": "yes"}})
+    assert refused.value.param == "stream_options.include_usage"
