@@ -15,6 +15,8 @@ one server serves a whole test run (LiteLLM forwards the model name unchanged):
     fake-model+stall                 accept the request and never answer
     fake-model+break=3               stream 3 chunks, then drop the connection
     fake-model+stall_after=2         stream 2 chunks, then stall forever
+    fake-model+end_after=2           stream 2 chunks, then end the response cleanly: no
+                                     finish_reason, no usage, no [DONE] (a truncated answer)
     fake-model+say=hello_world       answer "hello world" instead of the echo
     fake-model+agent=two_tools       play a reasoning agent: the scripted steps of that scenario
     fake-model+choose=reasoning      structured answers pick this value for enum fields (classifier)
@@ -77,6 +79,7 @@ class Directives:
     stall: bool = False
     break_after: int | None = None
     stall_after: int | None = None
+    end_after: int | None = None
     say: str | None = None
     agent: str | None = None
     choose: str | None = None
@@ -101,6 +104,8 @@ def parse_directives(model: str) -> Directives:
             d.break_after = int(value)
         elif key == "stall_after":
             d.stall_after = int(value)
+        elif key == "end_after":
+            d.end_after = int(value)
         elif key == "say":
             d.say = value.replace("_", " ")
         elif key == "agent":
@@ -313,6 +318,8 @@ def stream_frames(body: dict[str, Any], d: Directives, created: int) -> list[byt
         }
         frames.append(b"data: " + orjson.dumps(usage) + b"\n\n")
     frames.append(b"data: [DONE]\n\n")
+    if d.end_after is not None:  # the role chunk and that many content chunks, then nothing
+        return frames[: 1 + d.end_after]
     return frames
 
 

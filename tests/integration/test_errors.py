@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
@@ -248,6 +249,31 @@ def test_broken_stream_straight_from_the_model_is_also_an_error_event(start_gate
     client = openai.OpenAI(base_url=gateway.base_url, api_key=TOKEN, max_retries=0)
     with pytest.raises(openai.APIError, match="upstream stream broke after it started"):
         list(client.chat.completions.create(model="fake-model+break=2+chunks=6x5", messages=user("a b c"), stream=True))
+
+
+@pytest.mark.parametrize(
+    ("model", "said"),
+    [
+        ("fake-model+end_after=2+chunks=6", "ended without [DONE]"),
+        ("reasoning/fake-model+end_after=2+chunks=6", "ended before its answer finished"),
+    ],
+)
+def test_a_stream_the_model_ends_too_soon_is_an_error_event_not_a_whole_answer(
+    start_gateway, fake_upstream, model, said
+):
+    # The body ends cleanly (no reset) but without finish_reason or [DONE]: a truncated answer.
+    gateway = start_gateway(llm_base_url=fake_upstream.base_url)
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=TOKEN, max_retries=0)
+    received: list[str] = []
+
+    def read_all() -> None:
+        for chunk in client.chat.completions.create(model=model, messages=user("a b c d e f"), stream=True):
+            received.extend(choice.delta.content or "" for choice in chunk.choices)
+
+    with pytest.raises(openai.APIError, match=re.escape(said)):
+        read_all()
+    print(f"{model}: {''.join(received)!r} then the error event")
+    assert "".join(received)  # what came before the end still reached the client
 
 
 @pytest.mark.parametrize("transport", ["httpx", "aiohttp"])

@@ -14,6 +14,7 @@ import httpx2
 import openai
 from openai import AsyncOpenAI
 
+from api.errors import UpstreamError
 from api.observability.tracing import Tracing
 from api.paths.base import ChatCall
 from api.paths.reasoning.conversation import Message
@@ -80,6 +81,7 @@ class AgentLLM:
                 except _FAILURES as exc:
                     raise translate_exception(exc) from exc
                 note_litellm(raw.headers, call.record, span, forward=False)
+                finished = False
                 try:
                     async for chunk in stream:
                         if chunk.usage is not None:
@@ -89,9 +91,17 @@ class AgentLLM:
                             call.record.add_cost(call_cost(raw.headers, usage, chunk.model or request["model"]))
                             span.set_result(usage=usage)
                         for choice in chunk.choices:
+                            finished = finished or choice.finish_reason is not None
                             if choice.delta.content or choice.finish_reason:
                                 answer.append(choice.delta.content or "")
                                 yield choice.delta.content or "", choice.finish_reason
+                    if not finished:
+                        # The SDK ends quietly when the body ends, [DONE] or not: an answer
+                        # cut short must not reach the client as if it were whole.
+                        raise UpstreamError(
+                            "The upstream stream ended before its answer finished (no finish_reason).",
+                            code="upstream_stream_error",
+                        )
                 except _FAILURES as exc:
                     raise translate_stream_exception(exc) from exc
                 finally:
