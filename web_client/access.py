@@ -11,9 +11,14 @@ refused before they reach a route (CSRF), and the Host header is checked (DNS re
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
+import time
 from urllib.parse import urlsplit
 
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -122,16 +127,44 @@ class LoginRequired:
         await self.app(scope, receive, send)
 
 
+class LoginThrottle:
+    """Failed logins per client address in a moving minute (one process: the web client is one).
+
+    Over the limit, every attempt from that address is refused, the right password too, so
+    guessing goes no faster than `per_minute` tries a minute.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.item = RateLimitItemPerMinute(per_minute)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def blocked_for(self, address: str) -> float | None:
+        """Seconds until `address` may try again, or None when it may now."""
+        if self.limiter.test(self.item, address):
+            return None
+        reset = self.limiter.get_window_stats(self.item, address).reset_time
+        return max(1.0, reset - time.time())
+
+    def failed(self, address: str) -> None:
+        self.limiter.hit(self.item, address)
+
+
 async def login(request: Request) -> Response:
     settings: WebClientSettings = request.state.settings
     if settings.open:
         return JSONResponse({"authenticated": True, "open": True})
+    throttle: LoginThrottle = request.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    if (wait := throttle.blocked_for(address)) is not None:
+        body = error_body("Too many failed logins; try again later.", "rate_limit_error", "too_many_logins")
+        return JSONResponse(body, 429, headers={"Retry-After": str(math.ceil(wait))})
     try:
         form = LoginForm.model_validate_json(await request.body())
     except ValidationError:
         return JSONResponse(error_body('Send {"password": ...}.', "invalid_request_error", "invalid_form"), 400)
     expected = settings.password.get_secret_value().encode()
     if not hmac.compare_digest(form.password.encode(), expected):
+        throttle.failed(address)
         return JSONResponse(error_body("Wrong password.", "authentication_error", "invalid_password"), 401)
     request.session.clear()
     request.session["login"] = True

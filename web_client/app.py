@@ -27,7 +27,11 @@ def create_app(settings: WebClientSettings | None = None) -> Starlette:
         # Lifespan state: every request sees it as `request.state.gateway` / `.settings`.
         gateway = build_gateway_client(settings)
         try:
-            yield {"gateway": gateway, "settings": settings}
+            yield {
+                "gateway": gateway,
+                "settings": settings,
+                "login_throttle": access.LoginThrottle(settings.login_attempts_per_minute),
+            }
         finally:
             await gateway.close()
 

@@ -54,6 +54,9 @@ class WebClientSettings(BaseSettings):
         description="key that signs the session cookie; empty: a random one per start (a restart logs everyone out)",
     )
     session_max_age: int = Field(8 * 3600, gt=0, description="seconds a login lasts")
+    login_attempts_per_minute: int = Field(
+        5, ge=1, description="failed logins one address may make per minute; then 429 until the minute frees one"
+    )
     cookie_secure: bool = Field(
         False, description="mark the session cookie Secure (set it when users reach the page over HTTPS)"
     )

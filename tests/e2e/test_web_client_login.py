@@ -53,6 +53,20 @@ def test_a_wrong_password_gets_no_session_and_a_forged_cookie_is_ignored(locked_
         assert client.get("/api/config").status_code == 401
 
 
+def test_after_too_many_wrong_passwords_even_the_right_one_waits(start_web_client, agent_gateway):
+    # A web client of its own: the shared one's budget of failures belongs to the other tests.
+    throttled = start_web_client(agent_gateway, password=PASSWORD, login_attempts_per_minute=2)
+    with httpx.Client(base_url=throttled.url, timeout=30) as client:
+        tries = [client.post("/api/login", json={"password": f"guess {n}"}).status_code for n in range(2)]
+        refused = client.post("/api/login", json={"password": PASSWORD})
+        print(f"2 wrong passwords: {tries}; then the right one: {refused.status_code} {refused.json()}")
+        assert tries == [401, 401]
+        assert (refused.status_code, refused.json()["error"]["code"]) == (429, "too_many_logins")
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "web_client_session" not in refused.headers.get("set-cookie", "")
+        assert client.get("/api/config").status_code == 401
+
+
 def test_the_login_sets_a_strict_httponly_cookie_that_opens_the_api(locked_web_client):
     with logged_in(locked_web_client) as client:
         cookie = client.post("/api/login", json={"password": PASSWORD}).headers["set-cookie"].lower()
