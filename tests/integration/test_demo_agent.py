@@ -156,7 +156,8 @@ def test_the_demo_lists_only_the_models_it_serves(launch_gateway, fake_upstream,
         litellm.stop()
     assert answer.choices[0].message.content == "Echo: Hi"  # served by the fake, no provider key
     print(f"models: {ids}")
-    assert {i.split("/")[-1] for i in ids} == {"gpt-4o", "gpt-4o-mini"}
+    # local-llama is the sample routing policy's local model (make run-demo applies that policy).
+    assert {i.split("/")[-1] for i in ids} == {"gpt-4o", "gpt-4o-mini", "local-llama"}
     assert {"gpt-4o", "gpt-4o-mini", "reasoning/gpt-4o-mini"} <= set(ids)
 
 
@@ -165,5 +166,5 @@ def test_the_demo_config_keeps_the_production_settings():
     production = yaml.safe_load((REPO / "config" / "litellm_config.yaml").read_text())
     assert demo["general_settings"] == production["general_settings"]
     assert demo["litellm_settings"] == production["litellm_settings"]
-    assert {m["model_name"] for m in demo["model_list"]} == {"gpt-4o", "gpt-4o-mini"}
+    assert {m["model_name"] for m in demo["model_list"]} == {"gpt-4o", "gpt-4o-mini", "local-llama"}
     assert {m["litellm_params"]["api_base"] for m in demo["model_list"]} == {"os.environ/FAKE_UPSTREAM_BASE_URL"}
