@@ -80,8 +80,8 @@ async def poll_readiness(url: str, seen: Counter[str]) -> None:
             async with httpx.AsyncClient(timeout=10) as http:
                 report = (await http.get(url + "/health/ready")).json()
             seen[report["components"]["audit"]["status"]] += 1
-        except httpx.TransportError:
-            seen["reset"] += 1
+        except httpx.TransportError as exc:  # named, so a timeout under load is not taken for a reset
+            seen[f"failed:{type(exc).__name__}"] += 1
         await asyncio.sleep(0.1)
 
 
@@ -138,6 +138,6 @@ async def test_a_database_outage_mid_load_resets_no_connection(
         assert result.complete == result.sent == REQUESTS, figures
         assert rows == result.complete, figures
         assert readiness["down"] > 0, figures  # the outage was seen
-        assert readiness["reset"] == 0, figures
+        assert not [kind for kind in readiness if kind.startswith("failed:")], figures
     finally:
         gateway.process.stop()
