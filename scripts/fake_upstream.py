@@ -136,6 +136,13 @@ class Recorder:
         )
         return seq
 
+    def note_usage(self, seq: int, usage: dict[str, int] | None) -> None:
+        """The usage the fake answered request `seq` with: what tests sum to know the truth."""
+        for entry in reversed(self.requests):
+            if entry["seq"] == seq:
+                entry["usage"] = usage
+                return
+
     def event(self, seq: int, kind: str) -> None:
         self.events.append({"seq": seq, "event": kind, "at": time.time()})
 
@@ -472,8 +479,11 @@ def create_app(models: tuple[str, ...] = DEFAULT_MODELS) -> Starlette:
             return JSONResponse(error_body(d.error), status_code=d.error, headers=headers)
         created = int(time.time())
         if not body.get("stream"):
-            return Response(orjson.dumps(completion(body, d, created)), media_type="application/json")
+            answer = completion(body, d, created)
+            recorder.note_usage(seq, answer["usage"])
+            return Response(orjson.dumps(answer), media_type="application/json")
         frames = stream_frames(body, d, created)
+        recorder.note_usage(seq, next((orjson.loads(f[6:])["usage"] for f in frames if b'"usage"' in f), None))
         return StreamingResponse(paced(frames, d, seq), media_type="text/event-stream")
 
     async def paced(frames: list[bytes], d: Directives, seq: int):  # type: ignore[no-untyped-def]

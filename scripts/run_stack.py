@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -50,7 +51,7 @@ PHOENIX_OFFLINE = {
 LITELLM_VARS = ("OPENAI_API_KEY", "LITELLM_MASTER_KEY", "PHOENIX_COLLECTOR_HTTP_ENDPOINT", "PHOENIX_PROJECT_NAME")
 # What the runner itself reads from .env (or the shell).
 RUNNER_VARS = ("FAKE_MODEL_PORT",)
-PHOENIX_CALLBACK = "arize_phoenix"
+PHOENIX_CALLBACK = "litellm_phoenix.phoenix_logger"  # config/litellm_phoenix.py
 #: The longest shutdown drain under `make run` (the default, 20 s, is for deployments).
 LOCAL_DRAIN_SECONDS = 2.0
 # What honcho's Manager reports after it was told to stop by SIGINT / SIGTERM.
@@ -134,6 +135,9 @@ def main() -> int:
         base_env()
         | {k: env[k] for k in LITELLM_VARS if env.get(k)}
         | {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
+        # It runs a copy of its config from its work directory: its Phoenix callback's module
+        # (config/litellm_phoenix.py) is imported from config/ instead.
+        | {"PYTHONPATH": str(REPO / "config")}
     )
     config_path = REPO / "config" / "litellm_config.yaml"
     if args.demo:
@@ -230,7 +234,12 @@ def add_phoenix(manager: Manager, env: dict[str, str], litellm_env: dict[str, st
             "PHOENIX_DB_LOGGING_LEVEL": "warning",
         }
     )
-    manager.add_process("phoenix", f"{PHOENIX_BIN} serve", env=phoenix_env, cwd=str(working_dir))
+    # Its first start runs ~5,000 lines of migration SQL (and every start some more lines):
+    # all of it goes to its own log, not into the stack's console.
+    log = working_dir / "phoenix.log"
+    command = f"exec {shlex.quote(str(PHOENIX_BIN))} serve >> {shlex.quote(str(log))} 2>&1"
+    manager.add_process("phoenix", command, env=phoenix_env, cwd=str(working_dir))
+    print(f"phoenix: traces at {PHOENIX_URL}, its log in {log}", file=sys.stderr)
     endpoints = ("PHOENIX_COLLECTOR_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
     if not any(env.get(name) or os.environ.get(name) for name in endpoints):
         api_env["PHOENIX_COLLECTOR_ENDPOINT"] = PHOENIX_URL

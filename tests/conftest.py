@@ -151,6 +151,8 @@ def start_litellm(
             "OPENAI_API_KEY": None,  # the `needs-openai-key` model must find no provider key
             "PHOENIX_COLLECTOR_HTTP_ENDPOINT": phoenix_traces_url,
             "PHOENIX_PROJECT_NAME": project,
+            # Where LiteLLM imports its Phoenix callback from (config/litellm_phoenix.py).
+            "PYTHONPATH": str(REPO / "config"),
             **(extra_env or {}),
         },
     ).start("/health/readiness", timeout=180)
@@ -160,7 +162,7 @@ def start_litellm(
 def litellm(fake_upstream: FakeUpstream, logs_dir: Path) -> Iterator[str]:
     """A real LiteLLM proxy in front of the fake upstream; yields its URL.
 
-    Its `arize_phoenix` callback points at a port nothing listens on: LiteLLM must serve
+    Its Phoenix callback points at a port nothing listens on: LiteLLM must serve
     as usual when Phoenix is down (the e2e tests start one that exports to a real Phoenix).
     """
     process = start_litellm("litellm", fake_upstream, logs_dir, f"http://127.0.0.1:{free_port()}/v1/traces")
@@ -215,7 +217,7 @@ PHOENIX_PROJECT = "gateway-e2e"
 
 @pytest.fixture(scope="session")
 def litellm_to_phoenix(fake_upstream: FakeUpstream, logs_dir: Path, phoenix: PhoenixReader) -> Iterator[str]:
-    """A second LiteLLM proxy whose `arize_phoenix` callback exports to the test Phoenix."""
+    """A second LiteLLM proxy whose Phoenix callback exports to the test Phoenix."""
     process = start_litellm(
         "litellm-phoenix", fake_upstream, logs_dir, phoenix.url + "/v1/traces", project=PHOENIX_PROJECT
     )

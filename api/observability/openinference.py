@@ -19,6 +19,8 @@ from api.upstream.litellm_headers import UpstreamOutcome
 Attributes = dict[str, Any]
 
 KIND = SpanAttributes.OPENINFERENCE_SPAN_KIND
+USER_ID = SpanAttributes.USER_ID
+OUTPUT_VALUE = SpanAttributes.OUTPUT_VALUE
 CHAIN = OpenInferenceSpanKindValues.CHAIN.value
 AGENT = OpenInferenceSpanKindValues.AGENT.value
 LLM = OpenInferenceSpanKindValues.LLM.value
@@ -73,18 +75,55 @@ def llm_request_attributes(
 
 
 def message_attributes(prefix: str, messages: Iterable[Any]) -> Attributes:
-    """Flattened `llm.input_messages.{i}.message.role/content` (text content only)."""
+    """Flattened `{prefix}.{i}.message.role/content/tool_calls...` (text content only): what
+    Phoenix's Messages view of an LLM span shows, for `llm.input_messages` / `llm.output_messages`."""
     attributes: Attributes = {}
     for index, message in enumerate(messages):
         if not isinstance(message, Mapping):
             continue
-        attributes[f"{prefix}.{index}.message.role"] = str(message.get("role", ""))
+        at = f"{prefix}.{index}.message."
+        attributes[at + "role"] = str(message.get("role", ""))
         content = message.get("content")
         if isinstance(content, list):
             content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping) and "text" in p)
         if content is not None:
-            attributes[f"{prefix}.{index}.message.content"] = str(content)
+            attributes[at + "content"] = str(content)
+        if message.get("tool_call_id"):
+            attributes[at + "tool_call_id"] = str(message["tool_call_id"])
+        for number, call in enumerate(message.get("tool_calls") or ()):
+            if not isinstance(call, Mapping):
+                continue
+            function = call.get("function") if isinstance(call.get("function"), Mapping) else {}
+            call_at = f"{at}tool_calls.{number}.tool_call."
+            if call.get("id"):
+                attributes[call_at + "id"] = str(call["id"])
+            attributes[call_at + "function.name"] = str(function.get("name", ""))
+            attributes[call_at + "function.arguments"] = str(function.get("arguments", ""))
     return attributes
+
+
+def answer_attributes(message: Mapping[str, Any]) -> Attributes:
+    """An LLM call's answer: `llm.output_messages` (role, content, tool calls) for Phoenix's
+    Messages view, and `output.value` as the text a reader wants, never the raw response body
+    (the content; for a tool-call-only answer, the calls as `name(arguments)`)."""
+    text = message.get("content")
+    if not text:
+        calls = [c.get("function") or {} for c in message.get("tool_calls") or () if isinstance(c, Mapping)]
+        text = "\n".join(f"{f.get('name', '')}({f.get('arguments', '')})" for f in calls)
+    return {
+        **message_attributes(SpanAttributes.LLM_OUTPUT_MESSAGES, [{"role": "assistant", **message}]),
+        **output_attributes(str(text or "")),
+    }
+
+
+def response_message(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The first choice's message of a `chat.completion` body ({} when it has none)."""
+    choices = answer.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
+        message = choices[0].get("message")
+        if isinstance(message, Mapping):
+            return dict(message)
+    return {}
 
 
 def usage_attributes(usage: Mapping[str, Any] | None) -> Attributes:
@@ -116,17 +155,36 @@ def upstream_attributes(outcome: UpstreamOutcome | None) -> Attributes:
 
 def stream_text(payloads: Iterable[bytes]) -> str:
     """The answer text of a chat stream: every chunk's `delta.content`, in order."""
+    return str(stream_message(payloads).get("content") or "")
+
+
+def stream_message(payloads: Iterable[bytes]) -> dict[str, Any]:
+    """The assistant message a chat stream adds up to: its text and its tool calls (whose
+    names and arguments arrive in pieces, by index), first choice only."""
     parts: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
     for payload in payloads:
         try:
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
             continue
         for choice in chunk.get("choices") or ():
-            content = (choice.get("delta") or {}).get("content")
-            if content:
-                parts.append(content)
-    return "".join(parts)
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                parts.append(delta["content"])
+            for piece in delta.get("tool_calls") or ():
+                call = calls.setdefault(int(piece.get("index", 0)), {"function": {"name": "", "arguments": ""}})
+                if piece.get("id"):
+                    call["id"] = piece["id"]
+                function = piece.get("function") or {}
+                call["function"]["name"] += function.get("name") or ""
+                call["function"]["arguments"] += function.get("arguments") or ""
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}
+    if calls:
+        message["tool_calls"] = [calls[i] for i in sorted(calls)]
+    return message
 
 
 def tool_attributes(server: str, tool: str, arguments: Any, include_content: bool) -> Attributes:

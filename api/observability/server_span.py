@@ -17,8 +17,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, format_trace
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.middleware.request_context import record_of
-from api.observability.openinference import CHAIN, KIND
-from api.observability.tracing import OUTCOME, SESSION_ID, SESSION_KEY, Tracing, end_span
+from api.observability.openinference import CHAIN, KIND, USER_ID
+from api.observability.tracing import OUTCOME, REQUEST_SPAN_KEY, SESSION_ID, SESSION_KEY, Tracing, end_span
 from api.request_record import RequestRecord
 
 #: Probes and scrapes would bury the requests worth looking at.
@@ -75,7 +75,7 @@ class ServerSpanMiddleware:
                 attributes[SESSION_ID] = record.session_id
                 parent = context.set_value(SESSION_KEY, record.session_id, parent)
         span = tracer.start_span(scope["method"], context=parent, kind=SpanKind.SERVER, attributes=attributes)
-        ctx = trace.set_span_in_context(span, parent)
+        ctx = context.set_value(REQUEST_SPAN_KEY, span, trace.set_span_in_context(span, parent))
         if record is not None:
             record.trace_id = format_trace_id(span.get_span_context().trace_id)
         token = context.attach(ctx)
@@ -134,4 +134,6 @@ def _record_attributes(record: RequestRecord) -> dict[str, str | int | bool]:
         attributes["gateway.stream"] = record.stream
     if record.client_id is not None:
         attributes["gateway.client_id"] = record.client_id
+    if record.client or record.client_id:  # Phoenix's user of the trace and its session
+        attributes[USER_ID] = record.client or record.client_id or ""
     return attributes

@@ -43,11 +43,13 @@ from api.observability.openinference import (
     AGENT,
     CHAIN,
     KIND,
+    OUTPUT_VALUE,
     TOOL,
+    answer_attributes,
     input_attributes,
     llm_request_attributes,
     output_attributes,
-    stream_text,
+    stream_message,
     tool_attributes,
     upstream_attributes,
     usage_attributes,
@@ -61,6 +63,8 @@ log = structlog.get_logger("api.llm")
 SERVICE_NAME = "reasoning-agent-api"
 #: The session id of the current request (from `X-Session-ID`), set by the server span.
 SESSION_KEY = context.create_key("gateway.session_id")
+#: The request's SERVER span, set by the server span: the answer becomes its output.
+REQUEST_SPAN_KEY = context.create_key("gateway.request_span")
 OUTCOME = "gateway.outcome"
 COMPONENT = "gateway.component"
 SESSION_ID = "session.id"
@@ -115,12 +119,21 @@ class LlmCall:
     """One call to the upstream LLM: its span, the headers and body metadata to send.
 
     `headers` carries `traceparent` naming this call's span as the parent, so LiteLLM's
-    spans nest under it; `body` / `extra_body` carry `metadata.component`.
+    spans nest under it; `body` / `extra_body` carry `metadata.component`. A call whose
+    answer is the request's (`answers_request`) also gives it to the request span as output.
     """
 
-    def __init__(self, tracing: Tracing, span: Span, request: Mapping[str, Any], metadata: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        tracing: Tracing,
+        span: Span,
+        request: Mapping[str, Any],
+        metadata: dict[str, Any],
+        answers_request: bool = False,
+    ) -> None:
         self._tracing = tracing
         self.span = span
+        self._request_span = _request_span() if answers_request else None
         self.metadata = metadata
         self.body = {**request, "metadata": metadata}
         self.headers: dict[str, str] = {}
@@ -141,15 +154,25 @@ class LlmCall:
         if self._chunks is not None:
             self._chunks.append(payload)
 
-    def set_result(self, *, usage: Mapping[str, Any] | None = None, output: Any = None) -> None:
-        """Token counts (always) and the answer (only when content is traced) of this call."""
+    def set_result(
+        self, *, usage: Mapping[str, Any] | None = None, output: str | Mapping[str, Any] | None = None
+    ) -> None:
+        """Token counts (always) and the answer (only when content is traced) of this call:
+        `output` is the reply text or the reply message (role, content, tool calls)."""
         if not self.span.is_recording():
             return
         attributes = usage_attributes(usage)
-        if output is not None:
-            attributes.update(self._tracing.output_attributes(output))
+        if output is not None and self._tracing.include_content:
+            message = {"content": output} if isinstance(output, str) else output
+            attributes.update(self._answer(message))
         if attributes:
             self.span.set_attributes(attributes)
+
+    def _answer(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        attributes = answer_attributes(message)
+        if self._request_span is not None and self._request_span.is_recording():
+            self._request_span.set_attributes(output_attributes(attributes[OUTPUT_VALUE]))
+        return attributes
 
     def set_upstream(self, outcome: UpstreamOutcome | None) -> None:
         """What LiteLLM reported doing for this call: the model that answered, retries, fallbacks, cache."""
@@ -164,7 +187,7 @@ class LlmCall:
         if not self.span.is_recording():
             return
         if self._chunks:
-            self.span.set_attributes(output_attributes(stream_text(self._chunks)))
+            self.span.set_attributes(self._answer(stream_message(self._chunks)))
         end_span(self.span, exc)
 
 
@@ -216,11 +239,14 @@ class Tracing:
 
     # ---- spans for paths ------------------------------------------------------------
 
-    def start_llm_call(self, component: str, request: Mapping[str, Any], name: str = "llm") -> LlmCall:
+    def start_llm_call(
+        self, component: str, request: Mapping[str, Any], name: str = "llm", *, answers_request: bool = False
+    ) -> LlmCall:
         """Open an LLM span for one upstream call; the caller must `end()` it.
 
         `request` is the chat request as it will be sent; `LlmCall.body` is the same with
         `metadata.component` (and the session id) merged into the caller's metadata.
+        `answers_request`: this call's answer is the request's, the request span's output.
         """
         session_id = context.get_value(SESSION_KEY)
         metadata = {**_dict(request.get("metadata")), "component": component}
@@ -235,12 +261,14 @@ class Tracing:
         if session_id:
             attributes[SESSION_ID] = session_id
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        return LlmCall(self, span, request, metadata)
+        return LlmCall(self, span, request, metadata, answers_request)
 
     @contextmanager
-    def llm_span(self, component: str, request: Mapping[str, Any], name: str = "llm") -> Iterator[LlmCall]:
+    def llm_span(
+        self, component: str, request: Mapping[str, Any], name: str = "llm", *, answers_request: bool = False
+    ) -> Iterator[LlmCall]:
         """`start_llm_call` as a context manager: ended on exit, failed or cancelled by exceptions."""
-        call = self.start_llm_call(component, request, name)
+        call = self.start_llm_call(component, request, name, answers_request=answers_request)
         try:
             yield call
         except BaseException as exc:
@@ -288,6 +316,11 @@ class Tracing:
         """`output.value` as attributes to merge into another `set_attributes` call (one
         call validates once); empty when content may not be traced."""
         return output_attributes(value) if self.include_content else {}
+
+
+def _request_span() -> Span | None:
+    span = context.get_value(REQUEST_SPAN_KEY)
+    return span if isinstance(span, Span) else None
 
 
 def _dict(value: Any) -> dict[str, Any]:

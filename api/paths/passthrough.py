@@ -28,6 +28,7 @@ import orjson
 from openai import AsyncOpenAI
 
 from api.errors import UpstreamError
+from api.observability.openinference import response_message
 from api.observability.tracing import LlmCall, Tracing
 from api.paths.base import ChatCall, JsonResult, PathResult, StreamResult
 from api.protocol import sse_data
@@ -59,7 +60,7 @@ class PassthroughPath:
             call = replace(call, body=with_cache_opt_in(call.body))
         if call.request.stream:
             return await self._open_stream(call)
-        with self.tracing.llm_span(COMPONENT, call.body) as llm_call:
+        with self.tracing.llm_span(COMPONENT, call.body, COMPONENT, answers_request=True) as llm_call:
             started = time.perf_counter()
             try:
                 with self.deadline.bound():
@@ -72,7 +73,7 @@ class PassthroughPath:
             usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else None
             call.record.add_usage(usage)
             call.record.add_cost(call_cost(response.headers, usage, answer.get("model") or call.body.get("model")))
-            llm_call.set_result(usage=usage, output=content)
+            llm_call.set_result(usage=usage, output=response_message(answer) or None)
         return JsonResult(content)
 
     async def _open_stream(self, call: ChatCall) -> StreamResult:
@@ -80,7 +81,7 @@ class PassthroughPath:
         wants_usage = call.request.wants_usage
         if not wants_usage:
             body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
-        llm_call = self.tracing.start_llm_call(COMPONENT, body)
+        llm_call = self.tracing.start_llm_call(COMPONENT, body, COMPONENT, answers_request=True)
         started = time.perf_counter()
         try:
             response = await self._post(llm_call, stream=True)

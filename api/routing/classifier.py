@@ -115,7 +115,8 @@ class LLMClassifier:
             record.add_usage(usage)
             record.add_cost(call_cost(raw.headers, usage, completion.model or model))
             parsed = completion.choices[0].message.parsed
-            span.set_result(usage=usage, output=parsed.model_dump() if parsed is not None else None)
+            reply = completion.choices[0].message
+            span.set_result(usage=usage, output=reply.content or reply.refusal or "")
         if parsed is None:  # a refusal
             log.warning("auto_routing_fallback", request_id=record.request_id, error="no parsed answer")
             return None

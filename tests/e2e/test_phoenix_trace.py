@@ -1,6 +1,6 @@
 """One trace tree from our gateway into LiteLLM, read back from a real Phoenix.
 
-Phoenix, a LiteLLM proxy exporting to it (`callbacks: ["arize_phoenix"]`) and a gateway
+Phoenix, a LiteLLM proxy exporting to it (`callbacks: ["litellm_phoenix.phoenix_logger"]`) and a gateway
 exporting to it all run as real processes; only the model is the fake. Run by
 `make test-e2e` (and `.ci/run`), which installs Phoenix first.
 """
@@ -73,7 +73,7 @@ def test_one_trace_from_our_request_span_into_litellms_spans(traced_gateway, pho
     trace_id = response.headers["x-trace-id"]
 
     def complete(spans: list[dict]) -> bool:
-        ours = [s for s in spans if s["name"] == "llm"]
+        ours = [s for s in spans if s["name"] == "passthrough"]
         return any(s["name"] == SERVER_SPAN for s in spans) and any(
             litellm_children(spans, s["context"]["span_id"]) for s in ours
         )
@@ -90,7 +90,7 @@ def test_one_trace_from_our_request_span_into_litellms_spans(traced_gateway, pho
     (routing,) = [s for s in spans if s["name"] == "routing"]
     assert routing["parent_id"] == server["context"]["span_id"]
 
-    (llm,) = [s for s in spans if s["name"] == "llm"]
+    (llm,) = [s for s in spans if s["name"] == "passthrough"]
     assert llm["span_kind"] == "LLM"
     assert llm["parent_id"] == server["context"]["span_id"]
     assert llm["attributes"]["session.id"] == session
@@ -130,7 +130,7 @@ def test_a_reasoning_request_is_one_tree_with_steps_tools_and_litellm_under_each
     )
     assert response.status_code == 200
     trace_id = response.headers["x-trace-id"]
-    llm_names = ("step", "synthesis")
+    llm_names = ("reasoning step 1", "reasoning step 2", "synthesis")
 
     def complete(spans: list[dict]) -> bool:
         calls = [s for s in spans if s["name"] in llm_names]
@@ -147,6 +147,7 @@ def test_a_reasoning_request_is_one_tree_with_steps_tools_and_litellm_under_each
     assert agent["span_kind"] == "AGENT"
     assert agent["parent_id"] == server["context"]["span_id"]
     assert named["step 1"]["parent_id"] == agent["context"]["span_id"]
+    assert named["reasoning step 1"]["parent_id"] == named["step 1"]["context"]["span_id"]
     tool = named["tool get_weather"]
     assert tool["span_kind"] == "TOOL"
     assert tool["parent_id"] == named["step 1"]["context"]["span_id"]

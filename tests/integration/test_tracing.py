@@ -76,8 +76,8 @@ async def test_passthrough_span_tree_and_the_traceparent_the_upstream_receives(t
     assert len(trace_id) == 32
 
     spans = tree(await traced.spans(trace_id))
-    assert set(spans) == {"POST /v1/chat/completions", "routing", "llm"}
-    server, routing, llm = spans["POST /v1/chat/completions"], spans["routing"], spans["llm"]
+    assert set(spans) == {"POST /v1/chat/completions", "routing", "passthrough"}
+    server, routing, llm = spans["POST /v1/chat/completions"], spans["routing"], spans["passthrough"]
 
     assert server.kind is SpanKind.SERVER
     assert server.parent is None
@@ -104,7 +104,14 @@ async def test_passthrough_span_tree_and_the_traceparent_the_upstream_receives(t
     assert llm.attributes["llm.token_count.prompt"] > 0
     assert llm.attributes["llm.token_count.completion"] > 0
     assert llm.attributes["llm.input_messages.0.message.content"] == f"hi {tag}"
-    assert f"Echo: hi {tag}" in llm.attributes["output.value"]
+    # The answer, as text and as the Messages view; never the raw chat.completion body.
+    assert llm.attributes["output.value"] == f"Echo: hi {tag}"
+    assert llm.attributes["output.mime_type"] == "text/plain"
+    assert llm.attributes["llm.output_messages.0.message.role"] == "assistant"
+    assert llm.attributes["llm.output_messages.0.message.content"] == f"Echo: hi {tag}"
+    # The request span has the answer too (Phoenix's trace list and Sessions page), and the client.
+    assert server.attributes["output.value"] == f"Echo: hi {tag}"
+    assert server.attributes["user.id"] == "token-" + server.attributes["gateway.client_id"][:8]  # API_TOKENS' name
 
     # What reached the model: our trace, with our LLM span as the parent, and the component.
     upstream = fake_upstream.request_with(tag)
@@ -126,11 +133,13 @@ async def test_streaming_llm_span_carries_the_answer_and_tokens(traced, http):
         assert r.status_code == 200
         trace_id = r.headers["x-trace-id"]
         await r.aread()
-    llm = tree(await traced.spans(trace_id))["llm"]
+    llm = tree(await traced.spans(trace_id))["passthrough"]
     assert llm.attributes["output.value"] == f"Echo: {tag}"
     assert llm.attributes["output.mime_type"] == "text/plain"
+    assert llm.attributes["llm.output_messages.0.message.content"] == f"Echo: {tag}"
     assert llm.attributes["llm.token_count.completion"] > 0
     assert llm.status.status_code is StatusCode.OK
+    assert tree(await traced.spans(trace_id))["POST /v1/chat/completions"].attributes["output.value"] == f"Echo: {tag}"
 
 
 TIERS = [
@@ -158,7 +167,7 @@ async def test_each_routing_tier_on_the_routing_and_request_spans(traced, http, 
     assert parent_of(routing) == span_id(server)
     if path == "passthrough":
         assert response.status_code == 200
-        assert by_name["llm"].attributes["gateway.component"] == "passthrough"
+        assert by_name["passthrough"].attributes["gateway.component"] == "passthrough"
     elif path == "reasoning":
         assert response.status_code == 200
         agent = by_name["reasoning agent"]
@@ -167,7 +176,7 @@ async def test_each_routing_tier_on_the_routing_and_request_spans(traced, http, 
     else:
         # Orchestration is a stub: 501, our error.
         assert response.status_code == 501
-        assert "llm" not in by_name
+        assert "passthrough" not in by_name
         assert server.status.status_code is StatusCode.ERROR
 
 
@@ -180,7 +189,7 @@ async def test_the_request_span_names_the_model_asked_for_and_the_model_sent(tra
     server = by_name["POST /v1/chat/completions"]
     assert server.attributes["gateway.requested_model"] == "reasoning/fake-model"
     assert server.attributes["gateway.model"] == "fake-model"
-    assert by_name["llm"].attributes["llm.model_name"] == "fake-model"
+    assert by_name["passthrough"].attributes["llm.model_name"] == "fake-model"
     assert fake_upstream.request_with(tag)["body"]["model"] == "fake-model"
 
 
@@ -202,7 +211,7 @@ async def test_auto_routing_puts_the_classifier_llm_span_under_the_routing_span(
     assert classifier.attributes["openinference.span.kind"] == "LLM"
     assert classifier.attributes["gateway.component"] == "routing-classifier"
     assert json.loads(classifier.attributes["output.value"])["path"] == "passthrough"
-    assert parent_of(by_name["llm"]) == parent_of(routing)  # the passthrough call, beside routing
+    assert parent_of(by_name["passthrough"]) == parent_of(routing)  # the passthrough call, beside routing
     calls = [r for r in fake_upstream.requests_with(tag) if "choose=" in r["body"]["model"]]
     assert calls[0]["headers"]["traceparent"].split("-")[2] == span_id(classifier)
     assert calls[0]["body"]["metadata"]["component"] == "routing-classifier"
@@ -226,7 +235,7 @@ async def test_an_upstream_error_fails_the_llm_and_request_spans(traced, http, s
     response = await http.post("/v1/chat/completions", json=chat("fake-model+error=500", marker(), stream=stream))
     assert response.status_code == 502
     spans = tree(await traced.spans(response.headers["x-trace-id"]))
-    llm, server = spans["llm"], spans["POST /v1/chat/completions"]
+    llm, server = spans["passthrough"], spans["POST /v1/chat/completions"]
     assert llm.status.status_code is StatusCode.ERROR
     assert llm.attributes["gateway.outcome"] == "error"
     (event,) = llm.events
@@ -243,8 +252,8 @@ async def test_a_stream_broken_after_the_first_byte_is_an_error_on_both_spans(tr
         trace_id = r.headers["x-trace-id"]
         assert b'"error"' in await r.aread()
     spans = tree(await traced.spans(trace_id))
-    assert spans["llm"].status.status_code is StatusCode.ERROR
-    assert spans["llm"].events[0].name == "exception"
+    assert spans["passthrough"].status.status_code is StatusCode.ERROR
+    assert spans["passthrough"].events[0].name == "exception"
     server = spans["POST /v1/chat/completions"]
     assert server.status.status_code is StatusCode.ERROR  # a 200 whose stream failed is still ours
     assert server.attributes["error.type"].startswith("upstream_")
@@ -258,7 +267,7 @@ async def test_a_client_disconnect_marks_the_spans_cancelled(traced, http, fake_
         async for _ in r.aiter_bytes():
             break  # the first chunk arrived: hang up
     spans = tree(await traced.spans(trace_id))
-    for name in ("POST /v1/chat/completions", "llm"):
+    for name in ("POST /v1/chat/completions", "passthrough"):
         span = spans[name]
         assert span.attributes["gateway.outcome"] == "cancelled", name
         assert [e.name for e in span.events] == ["cancelled"], name
@@ -302,11 +311,11 @@ async def test_trace_include_content_false_keeps_prompts_and_answers_off_spans(t
             response = await client.post("/v1/chat/completions", json=chat("fake-model", tag, stream=stream))
             assert response.status_code == 200
             spans = await traced_no_content.spans(response.headers["x-trace-id"])
-            assert {s.name for s in spans} == {"POST /v1/chat/completions", "routing", "llm"}
+            assert {s.name for s in spans} == {"POST /v1/chat/completions", "routing", "passthrough"}
             for span in spans:
                 assert not [k for k in span.attributes if k in CONTENT_KEYS or k.startswith("llm.input_messages")]
                 assert tag not in str(dict(span.attributes))
-            llm = tree(spans)["llm"]
+            llm = tree(spans)["passthrough"]
             assert llm.attributes["llm.token_count.total"] > 0  # numbers are not content
 
 
@@ -339,12 +348,16 @@ async def test_reasoning_span_tree_with_steps_a_tool_call_and_the_synthesis(fake
     assert all(parent_of(step) == span_id(agent) for step in steps)
     assert all(step.attributes["openinference.span.kind"] == "CHAIN" for step in steps)
 
-    step_calls = [s for s in spans if s.name == "step"]
-    assert sorted(ids[parent_of(s)].name for s in step_calls) == ["step 1", "step 2"]
+    step_calls = [s for s in spans if s.name.startswith("reasoning step")]
+    assert sorted((ids[parent_of(s)].name, s.name) for s in step_calls) == [
+        ("step 1", "reasoning step 1"),
+        ("step 2", "reasoning step 2"),
+    ]
     for llm in step_calls:
         assert llm.attributes["openinference.span.kind"] == "LLM"
         assert llm.attributes["gateway.component"] == "reasoning-agent"
         assert llm.attributes["session.id"] == "s-reason"
+        assert llm.attributes["llm.output_messages.0.message.content"] == llm.attributes["output.value"]
 
     tool = named["tool get_weather"]
     assert tool.attributes["openinference.span.kind"] == "TOOL"
@@ -358,6 +371,8 @@ async def test_reasoning_span_tree_with_steps_a_tool_call_and_the_synthesis(fake
     assert parent_of(synthesis) == span_id(agent)
     assert synthesis.attributes["gateway.component"] == "reasoning-agent"
     assert synthesis.attributes["output.value"] == f"Echo: {tag}"
+    # The answer is the agent's output and the request's.
+    assert agent.attributes["output.value"] == server.attributes["output.value"] == f"Echo: {tag}"
 
     # Every call that reached the model names its own LLM span as the parent.
     llm_spans = {span_id(s) for s in [*step_calls, synthesis]}
@@ -379,7 +394,7 @@ async def test_a_routing_policy_rule_is_named_on_the_spans_and_what_it_matched_i
     server, routing = spans["POST /v1/chat/completions"], spans["routing"]
     print({k: v for k, v in server.attributes.items() if k.startswith("gateway.")})
     assert server.attributes["gateway.routing.policy"] == routing.attributes["gateway.routing.policy"] == "code_names"
-    assert server.attributes["gateway.model"] == spans["llm"].attributes["llm.model_name"] == "gpt-4o-mini"
+    assert server.attributes["gateway.model"] == spans["passthrough"].attributes["llm.model_name"] == "gpt-4o-mini"
     assert fake_upstream.request_with(tag)["body"]["model"] == "gpt-4o-mini"
     for span in spans.values():
         assert "falcon" not in str(dict(span.attributes)).lower()

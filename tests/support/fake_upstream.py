@@ -45,3 +45,10 @@ class FakeUpstream:
                 return time.monotonic() - started
             time.sleep(0.05)
         raise AssertionError(f"the fake upstream never saw {kind!r} for request {seq}: {self.events()[-5:]}")
+
+    def usage_with(self, marker: str) -> tuple[int, int, int]:
+        """(prompt tokens, completion tokens, calls) the fake answered the requests carrying
+        `marker` with: the truth a trace's totals must add up to."""
+        calls = [r for r in self.requests_with(marker) if r.get("usage")]
+        prompt = sum(r["usage"]["prompt_tokens"] for r in calls)
+        return prompt, sum(r["usage"]["completion_tokens"] for r in calls), len(calls)

@@ -23,6 +23,32 @@ OFFLINE_ENV = {
 
 Span = dict[str, Any]
 
+TRACE_TOTALS = """
+query ($project: String!, $traceId: ID!) {
+  getProjectByName(name: $project) {
+    trace(traceId: $traceId) {
+      userId
+      rootSpan { cumulativeTokenCountPrompt cumulativeTokenCountCompletion cumulativeTokenCountTotal }
+      costSummary { total { cost tokens } }
+    }
+  }
+}"""
+
+SESSION_TOTALS = """
+query ($sessionId: String!) {
+  getProjectSessionById(sessionId: $sessionId) {
+    id
+    numTraces
+    userId
+    tokenUsage { prompt completion total }
+    costSummary { total { cost tokens } }
+    lastOutput { value }
+  }
+}"""
+
+CREATE_MODEL = """
+mutation ($input: CreateModelMutationInput!) { createModel(input: $input) { model { id } } }"""
+
 
 def start_phoenix(logs_dir: Path, working_dir: Path) -> ServerProcess:
     """`phoenix serve` on free ports, its SQLite database in `working_dir`; ready at /healthz."""
@@ -42,7 +68,8 @@ def start_phoenix(logs_dir: Path, working_dir: Path) -> ServerProcess:
 
 
 class PhoenixReader:
-    """Reads spans back through `GET /v1/projects/{project}/spans`."""
+    """Reads spans back through `GET /v1/projects/{project}/spans`, and the totals Phoenix's
+    trace list and Sessions page show through its GraphQL API."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -76,3 +103,30 @@ class PhoenixReader:
             time.sleep(1.0)
         seen = [(s["name"], s["span_kind"], s["context"]["span_id"], s["parent_id"]) for s in spans]
         raise AssertionError(f"trace {trace_id} in {project!r} never completed; spans seen: {seen}")
+
+    def graphql(self, query: str, **variables: Any) -> dict[str, Any]:
+        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables}, timeout=10)
+        response.raise_for_status()
+        body = response.json()
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    def project_id(self, project: str) -> str:
+        return self.graphql("query ($n: String!) { getProjectByName(name: $n) { id } }", n=project)["getProjectByName"][
+            "id"
+        ]
+
+    def trace(self, project: str, trace_id: str) -> dict[str, Any]:
+        return self.graphql(TRACE_TOTALS, project=project, traceId=trace_id)["getProjectByName"]["trace"]
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        return self.graphql(SESSION_TOTALS, sessionId=session_id)["getProjectSessionById"]
+
+    def price_model(self, name_pattern: str, input_per_million: float, output_per_million: float) -> None:
+        """A user-defined model price: Phoenix prices every LLM span whose model name matches.
+        Its cost daemon picks new models up within seconds (GenerativeModelStore, 5 s)."""
+        costs = [
+            {"tokenType": "input", "costPerMillionTokens": input_per_million, "kind": "PROMPT"},
+            {"tokenType": "output", "costPerMillionTokens": output_per_million, "kind": "COMPLETION"},
+        ]
+        self.graphql(CREATE_MODEL, input={"name": name_pattern, "namePattern": name_pattern, "costs": costs})

@@ -217,7 +217,10 @@ def test_no_image_floats():
 
 def test_litellm_sends_its_spans_to_phoenix():
     config = yaml.safe_load((REPO / "config/litellm_config.yaml").read_text())
-    assert "arize_phoenix" in config["litellm_settings"]["callbacks"]
+    assert "litellm_phoenix.phoenix_logger" in config["litellm_settings"]["callbacks"]
+    # LiteLLM imports the callback's module from the directory of the config it runs.
+    mounted = {m.target: m.source for m in mounts(SERVICES["litellm"])}
+    assert mounted["/app/litellm_phoenix.py"] == "./config/litellm_phoenix.py"
     environment = SERVICES["litellm"]["environment"]
     assert environment["PHOENIX_COLLECTOR_HTTP_ENDPOINT"].startswith("http://phoenix:6006")
 

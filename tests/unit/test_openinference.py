@@ -5,9 +5,12 @@ import json
 import orjson
 
 from api.observability.openinference import (
+    answer_attributes,
     llm_request_attributes,
     message_attributes,
     output_attributes,
+    response_message,
+    stream_message,
     stream_text,
     tool_attributes,
     usage_attributes,
@@ -80,3 +83,57 @@ def test_tool_attributes():
     without = tool_attributes("web", "search", {"q": "cats"}, include_content=False)
     assert "cats" not in str(without)
     assert without["openinference.span.kind"] == "TOOL"
+
+
+TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+
+
+def test_messages_with_tool_calls_and_tool_results_for_the_messages_view():
+    messages = [
+        {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+    ]
+    attributes = message_attributes("llm.input_messages", messages)
+    assert attributes == {
+        "llm.input_messages.0.message.role": "assistant",
+        "llm.input_messages.0.message.tool_calls.0.tool_call.id": "call_1",
+        "llm.input_messages.0.message.tool_calls.0.tool_call.function.name": "get_weather",
+        "llm.input_messages.0.message.tool_calls.0.tool_call.function.arguments": '{"city":"Paris"}',
+        "llm.input_messages.1.message.role": "tool",
+        "llm.input_messages.1.message.content": "sunny",
+        "llm.input_messages.1.message.tool_call_id": "call_1",
+    }
+
+
+def test_an_answer_is_its_text_and_its_output_message_never_the_raw_body():
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "choices": [{"message": {"role": "assistant", "content": "Hi"}}],
+    }
+    attributes = answer_attributes(response_message(body))
+    assert attributes["output.value"] == "Hi"
+    assert attributes["output.mime_type"] == "text/plain"
+    assert attributes["llm.output_messages.0.message.role"] == "assistant"
+    assert attributes["llm.output_messages.0.message.content"] == "Hi"
+    assert response_message({"object": "list"}) == {}
+
+
+def test_a_tool_call_answer_reads_as_the_call():
+    attributes = answer_attributes({"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]})
+    assert attributes["output.value"] == 'get_weather({"city":"Paris"})'
+    assert attributes["llm.output_messages.0.message.tool_calls.0.tool_call.function.name"] == "get_weather"
+
+
+def test_a_stream_adds_up_to_one_message_with_its_tool_calls():
+    def chunk(delta: dict) -> bytes:
+        return orjson.dumps({"choices": [{"index": 0, "delta": delta}]})
+
+    pieces = [
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "get_", "arguments": '{"ci'}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"name": "weather", "arguments": 'ty":"Paris"}'}}]}),
+        b'{"choices": [], "usage": {"prompt_tokens": 3}}',
+    ]
+    call = {"id": "call_1", "function": TOOL_CALL["function"]}
+    assert stream_message(pieces) == {"role": "assistant", "content": "", "tool_calls": [call]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 
 import pytest
 import yaml
@@ -43,12 +44,12 @@ def test_the_fake_models_port_is_a_setting():
 @pytest.mark.parametrize("name", ["litellm_config.yaml", "litellm_demo_config.yaml"])
 def test_litellm_exports_spans_only_when_a_collector_listens(name):
     source = yaml.safe_load((REPO / "config" / name).read_text())
-    assert "arize_phoenix" in source["litellm_settings"]["callbacks"]
+    assert run_stack.PHOENIX_CALLBACK in source["litellm_settings"]["callbacks"]
     assert run_stack.litellm_config(source, export_spans=True) == source
     quiet = run_stack.litellm_config(source, export_spans=False)
-    assert "arize_phoenix" not in quiet["litellm_settings"]["callbacks"]
+    assert run_stack.PHOENIX_CALLBACK not in quiet["litellm_settings"]["callbacks"]
     assert quiet["model_list"] == source["model_list"]
-    assert "arize_phoenix" in source["litellm_settings"]["callbacks"], "the source config is not changed"
+    assert run_stack.PHOENIX_CALLBACK in source["litellm_settings"]["callbacks"], "the source config is not changed"
 
 
 def test_the_demo_lists_no_test_only_models_and_every_model_its_routing_policy_names():
@@ -70,3 +71,26 @@ def test_the_apis_drain_fits_inside_honchos_five_seconds():
     assert run_stack.local_drain_seconds("20") == "2.0"  # .env.dev.example's deployment value
     assert run_stack.local_drain_seconds("0.5") == "0.5"
     assert run_stack.local_drain_seconds("soon") == "soon"  # left for Settings to refuse by name
+
+
+def test_phoenix_writes_its_output_to_its_own_log_and_the_console_says_where(tmp_path, monkeypatch, capfd):
+    fake = tmp_path / "phoenix"
+    fake.write_text("#!/bin/sh\necho 'INFO sqlalchemy.engine.Engine CREATE TABLE spans'\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(run_stack, "DATA", tmp_path / "data")
+    monkeypatch.setattr(run_stack, "PHOENIX_BIN", fake)
+    added: dict[str, tuple[str, str]] = {}
+
+    class Manager:
+        def add_process(self, name: str, command: str, env: dict, cwd: str) -> None:
+            added[name] = (command, cwd)
+
+    run_stack.add_phoenix(Manager(), {}, {}, {})
+    command, cwd = added["phoenix"]
+    subprocess.run(command, shell=True, cwd=cwd, check=True)  # as honcho runs it
+
+    out, err = capfd.readouterr()
+    log = tmp_path / "data" / "phoenix" / "phoenix.log"
+    assert "CREATE TABLE" not in out + err
+    assert f"its log in {log}" in err
+    assert "CREATE TABLE spans" in log.read_text()

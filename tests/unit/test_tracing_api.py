@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind, StatusCode, format_span_id
 from api.config import Settings
 from api.errors import UpstreamError
 from api.observability.export import ExportState, MonitoredExporter, export_health, traces_url
-from api.observability.tracing import AGENT, SESSION_KEY, Tracing
+from api.observability.tracing import AGENT, REQUEST_SPAN_KEY, SESSION_KEY, Tracing
 
 REQUEST = {"model": "gpt-4o", "messages": [{"role": "user", "content": "secret question"}], "temperature": 0}
 
@@ -157,7 +157,28 @@ def test_stream_chunks_become_the_answer_only_with_content(tracing, exporter):
         call.add_chunk(json.dumps({"choices": [{"index": 0, "delta": {"content": text}}]}).encode())
     call.add_chunk(b'{"choices": [], "usage": {"prompt_tokens": 1}}')
     call.end()
-    assert finished(tracing, exporter)["llm"].attributes["output.value"] == "Hello"
+    span = finished(tracing, exporter)["llm"]
+    assert span.attributes["output.value"] == "Hello"
+    assert span.attributes["llm.output_messages.0.message.content"] == "Hello"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_call_that_answers_the_request_gives_the_request_span_its_output(tracing, exporter, stream):
+    request_span = tracing.tracer.start_span("POST /v1/chat/completions")
+    token = context.attach(context.set_value(REQUEST_SPAN_KEY, request_span, trace.set_span_in_context(request_span)))
+    try:
+        with tracing.llm_span("passthrough", {**REQUEST, "stream": stream}, "classifier") as call:
+            call.set_result(output="not the answer")
+        call = tracing.start_llm_call("passthrough", {**REQUEST, "stream": stream}, "answer", answers_request=True)
+        if stream:
+            call.add_chunk(b'{"choices": [{"index": 0, "delta": {"content": "the answer"}}]}')
+        else:
+            call.set_result(output={"role": "assistant", "content": "the answer"})
+        call.end()
+    finally:
+        context.detach(token)
+    request_span.end()
+    assert finished(tracing, exporter)["POST /v1/chat/completions"].attributes["output.value"] == "the answer"
 
 
 def test_traces_url():

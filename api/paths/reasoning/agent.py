@@ -85,7 +85,7 @@ class ReasoningAgent:
                     yield events.iteration_start(iteration)
                     messages = step_messages(conversation, available, history, self.max_iterations)
                     try:
-                        step = await self.steps.next_step(call, messages)
+                        step = await self.steps.next_step(call, messages, iteration)
                     except StepFailed as exc:
                         yield events.error(iteration, str(exc), "step_error")
                         stop_reason = "step_error"
@@ -110,8 +110,11 @@ class ReasoningAgent:
             finish_reason = "stop"
             params = sampling(call.body, ANSWER_SAMPLING)
             answer = synthesis_messages(conversation, history)
+            said: list[str] = []
             async for text, finish in self.llm.stream(call, answer, params, "synthesis"):
                 if text:
+                    said.append(text)
                     yield AnswerText(text)
                 finish_reason = finish or finish_reason
+            self.tracing.set_output(agent_span, "".join(said))  # the agent's answer, as the request's
             yield AnswerEnd(finish_reason)

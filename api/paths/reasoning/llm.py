@@ -62,9 +62,9 @@ class AgentLLM:
     async def stream(
         self, call: ChatCall, messages: list[Message], params: dict[str, Any], name: str
     ) -> AsyncIterator[tuple[str, str | None]]:
-        """A streamed call; yields (text, finish_reason) as the answer arrives."""
+        """A streamed call, the request's answer; yields (text, finish_reason) as it arrives."""
         request = {"model": call.body["model"], "messages": messages, **params}
-        with self.tracing.llm_span(COMPONENT, {**request, "stream": True}, name) as span:
+        with self.tracing.llm_span(COMPONENT, {**request, "stream": True}, name, answers_request=True) as span:
             started = time.perf_counter()
             answer: list[str] = []
             usage_seen = False

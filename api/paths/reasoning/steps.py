@@ -50,13 +50,14 @@ class StepGenerator:
         self.llm = llm
         self.response_format = step_response_format(step_format)
 
-    async def next_step(self, call: ChatCall, messages: list[Message]) -> ReasoningStep:
+    async def next_step(self, call: ChatCall, messages: list[Message], iteration: int = 1) -> ReasoningStep:
         params = {**sampling(call.body, STEP_SAMPLING), "response_format": self.response_format}
-        reply = await self.llm.complete(call, messages, params, "step")
+        name = f"reasoning step {iteration}"  # its LLM span's name (the step's CHAIN span is `step N`)
+        reply = await self.llm.complete(call, messages, params, name)
         try:
             return parse_step(reply)
         except StepInvalid as first:
-            retry = await self.llm.complete(call, retry_messages(messages, reply, str(first)), params, "step retry")
+            retry = await self.llm.complete(call, retry_messages(messages, reply, str(first)), params, f"{name} retry")
             try:
                 return parse_step(retry)
             except StepInvalid as second:
