@@ -120,6 +120,7 @@ async def measure(seconds: float, writers: int, batch: int = BATCH) -> dict[str,
         elapsed = time.monotonic() - started
         postgres_cpu = cpu_seconds(pids) - cpu_before
         stored = await database.count()
+        table_bytes = await table_size(database.url)
         rows = sum(written)
         if stored != rows + writers * batch:
             raise RuntimeError(f"{rows + writers * batch} rows written, {stored} in the table")
@@ -132,11 +133,20 @@ async def measure(seconds: float, writers: int, batch: int = BATCH) -> dict[str,
             "postgres_cores_busy": postgres_cpu / elapsed,
             "postgres_cpu_ms_per_1k_rows": postgres_cpu / rows * 1e6,
             "rows_per_s_per_postgres_core": rows / postgres_cpu if postgres_cpu else None,
+            "bytes_per_row": table_bytes / stored,  # table, indexes and TOAST: the disk a row takes
             "server": await server_facts(database.url),
         }
     finally:
         await store.close()
         await drop(database)
+
+
+async def table_size(url: str) -> int:
+    connection = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+    try:
+        return await connection.fetchval("SELECT pg_total_relation_size('audit_log')")
+    finally:
+        await connection.close()
 
 
 async def server_facts(url: str) -> dict[str, str]:

@@ -206,12 +206,13 @@ def audit_section(results: dict) -> list[str]:
         f"shared_buffers {server['shared_buffers']}; the gateway's batch insert, servers stopped)",
         "",
         "| writers at once | rows per batch | rows/s | Postgres backends, cores busy "
-        "| Postgres CPU ms per 1k rows | rows/s per Postgres core |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| Postgres CPU ms per 1k rows | rows/s per Postgres core | bytes on disk per row |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
         f"| {audit['writers']} | {audit['batch']} | {audit['rows_per_s']:.0f} | {audit['postgres_cores_busy']:.2f} "
-        f"| {audit['postgres_cpu_ms_per_1k_rows']:.1f} | {per_core:.0f} |"
+        f"| {audit['postgres_cpu_ms_per_1k_rows']:.1f} | {per_core:.0f} | {audit['bytes_per_row']:.0f} |"
         if per_core
-        else f"| {audit['writers']} | {audit['batch']} | {audit['rows_per_s']:.0f} | — | — | — |",
+        else f"| {audit['writers']} | {audit['batch']} | {audit['rows_per_s']:.0f} | — | — | — "
+        f"| {audit['bytes_per_row']:.0f} |",
     ]
 
 
