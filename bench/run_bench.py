@@ -508,13 +508,16 @@ class Servers:
     workers_2: ServerProcess  # the same, `--workers 2`
 
 
-def launch_servers(stack: Stack) -> Servers:
-    """Every server of the run, launched together, ready when this returns."""
+def launch_servers(stack: Stack, *, one_litellm: bool = False) -> Servers:
+    """Every server of the run, launched together, ready when this returns. `one_litellm`:
+    the cache's LiteLLM and its gateway are the plain hop's (its requests never opt in to
+    the cache), which spares the smoke run a LiteLLM and a gateway boot (16 s of CPU)."""
     nginx, fake, mcp = stack.nginx(), stack.fake_model(), stack.demo_mcp()
     upstream, fake_upstream = f"{nginx.url}/v1", f"{fake.url}/v1"
-    litellm = stack.litellm(upstream, fake_upstream)
     litellm_cache = stack.litellm(upstream, fake_upstream, "litellm-cache", stack.cache_params())
+    litellm = litellm_cache if one_litellm else stack.litellm(upstream, fake_upstream)
     tracing = tracing_env(nginx)
+    gateway_litellm = stack.gateway("gateway-litellm", f"{litellm.url}/v1", MASTER_KEY, tracing)
     config = stack.workdir / "mcp.yaml"
     config.write_text(yaml.safe_dump({"servers": [{"name": "demo", "url": f"{mcp.url}/mcp"}]}))
     servers = Servers(
@@ -523,7 +526,7 @@ def launch_servers(stack: Stack) -> Servers:
         mcp=mcp,
         litellm=litellm,
         gateway=stack.gateway("gateway", upstream, "unused-by-nginx", tracing),
-        gateway_litellm=stack.gateway("gateway-litellm", f"{litellm.url}/v1", MASTER_KEY, tracing),
+        gateway_litellm=gateway_litellm,
         bare=stack.bare_hop("bare-hop", upstream),
         # 500 streams held open need 500 upstream connections (the default pool is 200). One
         # gateway serves the fake model's measurements and reasoning: a gateway boot is seconds
@@ -543,7 +546,11 @@ def launch_servers(stack: Stack) -> Servers:
         ),
         litellm_cache=litellm_cache,
         # LLM_CACHE_DETERMINISTIC is on by default: the gateway opts temperature-0 calls in.
-        gateway_litellm_cache=stack.gateway("gateway-litellm-cache", f"{litellm_cache.url}/v1", MASTER_KEY, tracing),
+        gateway_litellm_cache=(
+            gateway_litellm
+            if one_litellm
+            else stack.gateway("gateway-litellm-cache", f"{litellm_cache.url}/v1", MASTER_KEY, tracing)
+        ),
         # The 1-worker gateway in the same metrics mode as the 2-worker one, so their ratio
         # is the second worker's alone (row 2 beside it shows what multiprocess metrics cost).
         workers_1=stack.gateway("gateway-workers-1", upstream, "unused-by-nginx", tracing, workers=1),
@@ -826,7 +833,7 @@ def main() -> int:
     stack = Stack(workdir)
     started = time.monotonic()
     try:
-        servers = launch_servers(stack)
+        servers = launch_servers(stack, one_litellm=args.quick)
         progress("servers ready")
         cache = CacheCheck(servers.gateway_litellm_cache)
         throughput = throughput_phase(servers, profile, cache)
