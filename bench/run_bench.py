@@ -21,7 +21,7 @@ Configurations, measured interleaved (each round visits every one) so machine dr
 and, once the servers are stopped, the audit rows per second one Postgres takes (bench/audit_rate.py).
 
     python bench/run_bench.py            full run (under 10 minutes on 2 cores), writes docs/benchmarks.*
-    python bench/run_bench.py --quick    smoke run (under a minute), writes to a temp dir only
+    python bench/run_bench.py --quick    smoke run (about a minute), writes to a temp dir only
 """
 
 from __future__ import annotations
