@@ -6,7 +6,9 @@ parts of that page (method, profile, before/after notes) are left as they are.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -42,7 +44,7 @@ def markdown(results: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
     lines = [
         f"Measured with `{results['command']}` on {env['cpu']} ({env['cores']} cores), Linux {env['kernel']}, "
-        f"Python {env['python']}; {versions}. One worker per server. {profile['rounds']} round(s) of "
+        f"Python {env['python']}; {versions}. One worker per server (7w2: two). {profile['rounds']} round(s) of "
         f"{profile['seconds']:g} s per configuration and concurrency, interleaved; medians of the rounds. "
         f"The whole run took {results['elapsed_s']:g} s.",
         "",
@@ -73,6 +75,7 @@ def markdown(results: dict) -> str:
                 f"| {label} | {concurrency} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p90_ms']:.2f} | "
                 f"{row['p99_ms']:.2f} | {added} | {cpu} | {vs_bare} | {vs_litellm} |"
             )
+    lines += cache_section(results) + workers_section(results)
     lines += ["", "### Streaming (fake model: 20 chunks, 10 ms apart; sequential streams)", ""]
     lines += [
         "| configuration | TTFT p50 ms | added TTFT ms | mean gap between chunks ms | added gap ms |",
@@ -105,8 +108,112 @@ def markdown(results: dict) -> str:
         lines.append(
             f"| {key} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['cpu_s_per_1k']:.2f} |"
         )
+    lines += audit_section(results)
     lines += ["", "### Against the goals", ""] + [f"- {check}" for check in goal_checks(results)]
     return "\n".join(lines)
+
+
+def cache_section(results: dict) -> list[str]:
+    """Rows 4, 4m and 4h side by side, and the gateway's own count of what was a hit."""
+    check = results.get("cache_check")
+    if not check:
+        return []
+    lines = [
+        "",
+        "### LiteLLM's response cache (gateway → LiteLLM, Redis cache on; temperature-0 requests)",
+        "",
+        "| c | plain hop req/s | p50 ms | all misses req/s | p50 ms | all hits req/s | p50 ms "
+        "| misses ÷ plain | hits ÷ plain |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for concurrency in results["profile"]["concurrency"]:
+        plain, miss, hit = (_cell(results, k, concurrency) for k in ("gateway_litellm", "cache_miss", "cache_hit"))
+        if not (plain and miss and hit):
+            continue
+        lines.append(
+            f"| {concurrency} | {plain['rps']:.0f} | {plain['p50_ms']:.2f} | {miss['rps']:.0f} | {miss['p50_ms']:.2f} "
+            f"| {hit['rps']:.0f} | {hit['p50_ms']:.2f} | {miss['rps'] / plain['rps']:.2f} "
+            f"| {hit['rps'] / plain['rps']:.2f} |"
+        )
+    scenarios = check["scenarios"]
+    said = "; ".join(
+        f"{name}: {scenarios[key]['cache_hits']:.0f} of {scenarios[key]['requests']:.0f} requests"
+        for key, name in (
+            ("cache_hit", "all hits"),
+            ("cache_miss", "all misses"),
+            ("cache_hit_latency50", "all hits, 50 ms upstream"),
+            ("cache_miss_latency50", "all misses, 50 ms upstream"),
+        )
+        if key in scenarios
+    )
+    lines += [
+        "",
+        f"Answered from the cache, by the gateway's `gateway_upstream_cache_hits_total` over the measured runs: "
+        f"{said}. Entries in the run's Redis namespace at the end: {check['redis_entries']}, "
+        f"{check.get('redis_entry_bytes', 0):.0f} bytes each (`MEMORY USAGE`).",
+    ]
+    # At the middle concurrency: the one where the limited client (2r) is measured too.
+    middle = results["profile"]["concurrency"][len(results["profile"]["concurrency"]) // 2]
+    redis_cpu = [
+        f"{label} {row['redis_cpu_s_per_1k']:.3f} ms and {row['redis_commands_per_request']:.1f} commands"
+        for key, label in (("cache_hit", "a hit"), ("cache_miss", "a miss"), ("limits_redis", "a 2r limited request"))
+        if (row := _cell(results, key, middle)) and row.get("redis_cpu_s_per_1k") is not None
+    ]
+    if redis_cpu:
+        lines += [
+            "",
+            f"What a request costs Redis (the whole server's CPU and commands over the runs at c={middle}, "
+            f"so an upper bound if anything else uses it): {'; '.join(redis_cpu)}.",
+        ]
+    return lines
+
+
+def workers_section(results: dict) -> list[str]:
+    rows = [
+        (workers, _cell(results, f"workers_{workers}", c), c)
+        for c in results["profile"]["concurrency"]
+        for workers in (1, 2)
+        if _cell(results, f"workers_{workers}", c)
+    ]
+    if not rows:
+        return []
+    lines = [
+        "",
+        f"### Workers (gateway → upstream, `uvicorn --workers N`, PROMETHEUS_MULTIPROC_DIR set; c={rows[0][2]})",
+        "",
+        "| workers | req/s | req/s per worker | p50 ms | p99 ms | CPU ms per request |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for workers, row, _ in rows:
+        lines.append(
+            f"| {workers} | {row['rps']:.0f} | {row['rps'] / workers:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} "
+            f"| {row['cpu_s_per_1k']:.2f} |"
+        )
+    if len(rows) == 2:
+        lines += ["", f"Two workers carry {rows[1][1]['rps'] / rows[0][1]['rps']:.2f}× one worker's throughput."]
+    return lines
+
+
+def audit_section(results: dict) -> list[str]:
+    audit = results.get("audit_rate")
+    if not audit:
+        return []
+    server = audit["server"]
+    per_core = audit["rows_per_s_per_postgres_core"]
+    return [
+        "",
+        f"### Audit writes into one Postgres ({server['version']}, synchronous_commit {server['synchronous_commit']}, "
+        f"shared_buffers {server['shared_buffers']}; the gateway's batch insert, servers stopped)",
+        "",
+        "| writers at once | rows per batch | rows/s | Postgres backends, cores busy "
+        "| Postgres CPU ms per 1k rows | rows/s per Postgres core | bytes on disk per row |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {audit['writers']} | {audit['batch']} | {audit['rows_per_s']:.0f} | {audit['postgres_cores_busy']:.2f} "
+        f"| {audit['postgres_cpu_ms_per_1k_rows']:.1f} | {per_core:.0f} | {audit['bytes_per_row']:.0f} |"
+        if per_core
+        else f"| {audit['writers']} | {audit['batch']} | {audit['rows_per_s']:.0f} | — | — | — "
+        f"| {audit['bytes_per_row']:.0f} |",
+    ]
 
 
 def goal_checks(results: dict) -> list[str]:
@@ -139,20 +246,27 @@ def goal_checks(results: dict) -> list[str]:
     return checks
 
 
+def _value(results: dict, key: str, concurrency: int, name: str) -> float:
+    """One figure for the chart; NaN (no bar) where the configuration was not measured."""
+    cell = _cell(results, key, concurrency)
+    return cell[name] if cell else math.nan
+
+
 def chart(results: dict, path: Path) -> None:
     labels = results["throughput"]["labels"]
     concurrencies = results["profile"]["concurrency"]
     keys = [k for k in labels if _cell(results, k, concurrencies[0])]
-    colours = dict(zip(keys, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    # More configurations than colours in a quick run (every one is measured at its one concurrency).
+    colours = dict(zip(keys, itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"]), strict=False))
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     width = 0.8 / len(keys)
     for index, key in enumerate(keys):
         xs = [i + index * width for i in range(len(concurrencies))]
         left.bar(
-            xs, [_cell(results, key, c)["rps"] for c in concurrencies], width, label=labels[key], color=colours[key]
+            xs, [_value(results, key, c, "rps") for c in concurrencies], width, label=labels[key], color=colours[key]
         )
         if key != "direct":
-            added = [_cell(results, key, c)["p50_ms"] - _cell(results, "direct", c)["p50_ms"] for c in concurrencies]
+            added = [_value(results, key, c, "p50_ms") - _cell(results, "direct", c)["p50_ms"] for c in concurrencies]
             right.bar(xs, added, width, label=labels[key], color=colours[key])
     axes = (
         (left, "Throughput (log scale)", "requests / s"),

@@ -13,30 +13,40 @@ Configurations, measured interleaved (each round visits every one) so machine dr
   2m / 2r         the same with a limited client, limits in memory / in Redis (middle concurrency only)
   3 litellm       → upstream
   4 gateway       → LiteLLM → upstream             (the real deployment)
+  4h / 4m         the same with LiteLLM's Redis response cache on: every request a hit / a miss
   5 reasoning     gateway, scripted two-step agent + one MCP tool call (its own cost per request)
   6 bare hop      → upstream
+  7w1 / 7w2       gateway → upstream, `--workers 1` / `--workers 2` (highest concurrency only)
+
+and, once the servers are stopped, the audit rows per second one Postgres takes (bench/audit_rate.py).
 
     python bench/run_bench.py            full run (under 10 minutes on 2 cores), writes docs/benchmarks.*
-    python bench/run_bench.py --quick    smoke run (under a minute), writes to a temp dir only
+    python bench/run_bench.py --quick    smoke run (about a minute), writes to a temp dir only
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from string import Template
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import redis
@@ -45,6 +55,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.audit_rate import measure as measure_audit_rate  # noqa: E402
 from bench.report import write_report  # noqa: E402
 from tests.support.processes import ServerProcess, free_port  # noqa: E402
 
@@ -52,8 +63,18 @@ TOKEN = "bench-token"
 LIMITED_TOKEN = "bench-limited-token"
 #: The limited gateways' Redis (the machine's own); keys under a per-run prefix, deleted after.
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+#: LiteLLM's response cache: a database of its own (13 is the tests'), keys under a per-run
+#: namespace, deleted before the run (a stale entry would turn a miss into a hit) and after.
+BENCH_CACHE_REDIS_URL = os.environ.get("BENCH_CACHE_REDIS_URL", "redis://127.0.0.1:6379/15")
 MASTER_KEY = "sk-bench-master-key"
-LITELLM_BIN = REPO / ".tools" / "litellm" / "bin" / "litellm"
+#: Replicas' audit writers inserting at once into the one Postgres (each one batch in flight).
+AUDIT_WRITERS = 4
+LITELLM_BIN = Path(os.environ.get("LITELLM_BIN", REPO / ".tools" / "litellm" / "bin" / "litellm"))
+#: The cache scenarios' body: deterministic (temperature 0), so the gateway asks LiteLLM's
+#: cache for it (api/upstream/cache_policy.py). The miss scenario's `{n}` is replaced per
+#: request by bench/wrk_chat.lua, and {run} per wrk run here, so no request repeats another.
+CACHE_PROMPT = "Say hello to the benchmark, briefly and kindly."
+MISS_PROMPT = CACHE_PROMPT + " ({run}-{n})"
 COMPLETION = {
     "id": "chatcmpl-bench",
     "object": "chat.completion",
@@ -77,6 +98,7 @@ class Profile:
     hold_seconds: float = 2.0  # how long the open streams are held for the memory reading
     warm_requests: int = 20  # per configuration before measuring: LiteLLM's first answers are slow
     stream_warmup: int = 3  # unmeasured streams per configuration before the measured ones
+    audit_seconds: float = 10.0  # of batch inserts into Postgres, once the servers are stopped
 
 
 @dataclass
@@ -90,6 +112,13 @@ class Target:
     model: str = "bench-model"
     routing: str = ""
     token: str = TOKEN
+    body: dict | None = None  # instead of wrk_chat.lua's default; "{n}" in it: unique per request
+    cache: str = ""  # "hit" / "miss": what every answer must be, checked on the gateway's metrics
+    redis: str = ""  # the Redis its servers use (URL): its CPU per request is measured too
+
+    def body_json(self, run: str) -> str:
+        """The body for one wrk run (or one warm-up request): `{run}` made unique to it."""
+        return json.dumps(self.body, separators=(",", ":")).replace("{run}", run)
 
 
 # ---- the stack ---------------------------------------------------------------------------
@@ -107,6 +136,8 @@ class Stack:
         self.processes: list[ServerProcess] = []
         self._booting: list[tuple[ServerProcess, str]] = []
         self.redis_prefix = f"bench-{os.getpid()}"
+        self.cache_namespace = f"{self.redis_prefix}-litellm-cache"
+        forget_redis_keys(BENCH_CACHE_REDIS_URL, f"{self.cache_namespace}:*")
 
     def start(
         self, name: str, command: list[str], ready: str, env: dict[str, str | None] | None = None, **kw: object
@@ -136,7 +167,21 @@ class Stack:
                 process.terminate()
             for process in wave:
                 process.stop()
-        forget_redis_keys(self.redis_prefix)
+        forget_redis_keys(BENCH_REDIS_URL, f"{self.redis_prefix}:*")
+        forget_redis_keys(BENCH_CACHE_REDIS_URL, f"{self.cache_namespace}:*")
+
+    def cache_params(self) -> dict[str, Any]:
+        """LiteLLM's `cache_params`: as config/litellm_config.yaml's commented block, on the bench's Redis."""
+        url = urlsplit(BENCH_CACHE_REDIS_URL)
+        return {
+            "type": "redis",
+            "host": url.hostname or "127.0.0.1",
+            "port": url.port or 6379,
+            "db": int(url.path.strip("/") or 0),
+            "namespace": self.cache_namespace,
+            "ttl": 600,
+            "mode": "default_off",  # only calls that opt in: the gateway opts in deterministic ones
+        }
 
     def nginx(self) -> ServerProcess:
         port = free_port()
@@ -154,8 +199,9 @@ class Stack:
     def demo_mcp(self) -> ServerProcess:
         return self.start("demo-mcp", [sys.executable, "scripts/demo_mcp_server.py", "--port", "{port}"], "/")
 
-    def litellm(self, upstream: str, fake: str) -> ServerProcess:
-        config = {
+    def litellm(self, upstream: str, fake: str, name: str = "litellm", cache: dict | None = None) -> ServerProcess:
+        """LiteLLM in front of nginx and the fake model; `cache`: its `cache_params` (Redis)."""
+        config: dict[str, Any] = {
             "model_list": [
                 {
                     "model_name": "bench-model",
@@ -169,10 +215,12 @@ class Stack:
             "general_settings": {"master_key": MASTER_KEY},
             "litellm_settings": {"num_retries": 0},
         }
-        path = self.workdir / "litellm.yaml"
+        if cache:
+            config["litellm_settings"] |= {"cache": True, "cache_params": cache}
+        path = self.workdir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(config))
         return self.start(
-            "litellm",
+            name,
             [str(LITELLM_BIN), "--config", str(path), "--host", "127.0.0.1", "--port", "{port}", "--num_workers", "1"],
             "/health/readiness",
             env={
@@ -183,8 +231,11 @@ class Stack:
             },
         )
 
-    def gateway(self, name: str, upstream: str, api_key: str, extra: dict[str, str] | None = None) -> ServerProcess:
-        """Our gateway, one worker, with every feature on: auth, routing, metrics, audit, tracing."""
+    def gateway(
+        self, name: str, upstream: str, api_key: str, extra: dict[str, str] | None = None, workers: int | None = None
+    ) -> ServerProcess:
+        """Our gateway, with every feature on: auth, routing, metrics, audit, tracing. One
+        process unless `workers` (uvicorn's `--workers`, metrics merged across them)."""
         env = {
             "LLM_BASE_URL": upstream,
             "LLM_API_KEY": api_key,
@@ -211,6 +262,13 @@ class Stack:
         # Its own working directory: its embedded audit store and journal are its own.
         cwd = self.workdir / name
         cwd.mkdir()
+        if workers is not None:
+            # As tests/reliability/test_workers_metrics.py runs them: each worker keeps its
+            # metrics in a file of this folder, and a scrape merges them.
+            metrics_dir = cwd / "prometheus"
+            metrics_dir.mkdir()
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+            command += ["--workers", str(workers)]
         return self.start(name, command, "/health", env=env, cwd=cwd)
 
     def limited_gateway(self, name: str, upstream: str, extra: dict[str, str]) -> ServerProcess:
@@ -243,17 +301,28 @@ class Stack:
         return self.start(name, command, "/docs", env={"BARE_HOP_UPSTREAM": upstream})
 
 
-def forget_redis_keys(prefix: str) -> None:
-    """Delete the keys a run's limited gateway left in Redis (none when it never started)."""
-    connection = redis.Redis.from_url(BENCH_REDIS_URL)
+def forget_redis_keys(url: str, pattern: str) -> None:
+    """Delete the keys a run's servers left in Redis (none when they never started)."""
+    connection = redis.Redis.from_url(url)
     try:
-        keys = list(connection.scan_iter(f"{prefix}:*"))
+        keys = list(connection.scan_iter(pattern))
         if keys:
             connection.delete(*keys)
     except redis.RedisError as exc:
-        print(f"could not clean up the bench's Redis keys ({prefix}:*): {exc}", file=sys.stderr)
+        print(f"could not clean up the bench's Redis keys ({url} {pattern}): {exc}", file=sys.stderr)
     finally:
         connection.close()
+
+
+def redis_entries(url: str, pattern: str, sample: int = 50) -> tuple[int, float]:
+    """How many keys match, and the mean memory one of them takes (MEMORY USAGE of a sample)."""
+    connection = redis.Redis.from_url(url)
+    try:
+        keys = list(connection.scan_iter(pattern, count=1000))
+        sizes = [connection.memory_usage(key) or 0 for key in keys[:sample]]
+    finally:
+        connection.close()
+    return len(keys), statistics.fmean(sizes) if sizes else 0.0
 
 
 # ---- measurements ------------------------------------------------------------------------
@@ -295,7 +364,9 @@ def memory_kb(process: ServerProcess, field_name: str) -> int:
 
 def wrk(target: Target, concurrency: int, seconds: float) -> dict:
     env = {**os.environ, "BENCH_TOKEN": target.token, "BENCH_MODEL": target.model, "BENCH_ROUTING": target.routing}
-    before = cpu_seconds(target.processes)
+    if target.body is not None:
+        env["BENCH_BODY"] = target.body_json(uuid.uuid4().hex[:12])
+    before, redis_before = cpu_seconds(target.processes), redis_usage(target.redis)
     out = subprocess.run(
         [
             "wrk",
@@ -314,6 +385,7 @@ def wrk(target: Target, concurrency: int, seconds: float) -> dict:
         check=True,
     ).stdout
     cpu = cpu_seconds(target.processes) - before
+    redis_after = redis_usage(target.redis)
     line = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
     raw = json.loads(line[len("WRK_JSON ") :])
     if raw["errors"] or raw["non2xx"] or not raw["requests"]:
@@ -325,7 +397,36 @@ def wrk(target: Target, concurrency: int, seconds: float) -> dict:
         "p90_ms": raw["p90_us"] / 1000,
         "p99_ms": raw["p99_us"] / 1000,
         "cpu_s_per_1k": cpu / raw["requests"] * 1000 if target.processes else None,
+        **redis_per_request(redis_before, redis_after, raw["requests"]),
     }
+
+
+def redis_per_request(before: tuple[float, int] | None, after: tuple[float, int] | None, requests: int) -> dict:
+    if before is None or after is None:
+        return {"redis_cpu_s_per_1k": None, "redis_commands_per_request": None}
+    return {
+        "redis_cpu_s_per_1k": (after[0] - before[0]) / requests * 1000,
+        # Minus the two INFO calls of the readings themselves.
+        "redis_commands_per_request": (after[1] - before[1] - 2) / requests,
+    }
+
+
+def redis_usage(url: str) -> tuple[float, int] | None:
+    """The CPU seconds the Redis server at `url` has used and the commands it has processed
+    (None: no URL, or a server not on this machine). The whole server's: on a shared Redis,
+    an upper bound of what the bench's servers cost it."""
+    if not url:
+        return None
+    connection = redis.Redis.from_url(url)
+    try:
+        pid = connection.info("server")["process_id"]
+        commands = connection.info("stats")["total_commands_processed"]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (redis.RedisError, OSError):
+        return None
+    finally:
+        connection.close()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), commands
 
 
 def warm(target: Target, requests: int) -> None:
@@ -334,8 +435,29 @@ def warm(target: Target, requests: int) -> None:
     if target.routing:
         headers["X-Routing-Mode"] = target.routing
     body = {"model": target.model, "messages": [{"role": "user", "content": "warm-up"}]}
-    for _ in range(requests):
+    run = f"warm-{uuid.uuid4().hex[:12]}"
+    for index in range(requests):
+        if target.body is not None:  # its own body: the cache hit scenario's warm-up fills the cache
+            body = json.loads(target.body_json(run).replace("{n}", str(index)))
         httpx.post(target.url, json=body, headers=headers, timeout=120).raise_for_status()
+
+
+def chat_counts(gateway: ServerProcess) -> tuple[float, float]:
+    """The gateway's answered chat requests and LiteLLM cache hits so far, from its own metrics,
+    read once none is in flight. Answered only: the requests wrk cuts off at the end of a run
+    are `cancelled`, with no answer."""
+    deadline = time.monotonic() + 30
+    text = httpx.get(gateway.url + "/metrics", timeout=10).text
+    while metric_total(text, "gateway_in_flight_requests") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        text = httpx.get(gateway.url + "/metrics", timeout=10).text
+    answered = metric_total(text, "gateway_requests_total", '[^}]*status="ok"[^}]*')
+    return answered, metric_total(text, "gateway_upstream_cache_hits_total")
+
+
+def metric_total(text: str, name: str, labels: str = "[^}]*") -> float:
+    """The sum of a metric's samples in a Prometheus scrape, over the label sets `labels` matches."""
+    return sum(float(value) for value in re.findall(rf"^{name}\{{{labels}\}} (\S+)$", text, re.M))
 
 
 def stream_client_command(mode: str, urls: list[str], model: str, *extra: str, tokens: list[str]) -> list[str]:
@@ -380,14 +502,22 @@ class Servers:
     bare_fake: ServerProcess
     limits_memory: ServerProcess  # the gateway with a limited client, counters in memory
     limits_redis: ServerProcess  # the same, counters in Redis
+    litellm_cache: ServerProcess  # LiteLLM with its Redis response cache on
+    gateway_litellm_cache: ServerProcess
+    workers_1: ServerProcess  # the gateway under `--workers 1`, metrics in multiprocess mode
+    workers_2: ServerProcess  # the same, `--workers 2`
 
 
-def launch_servers(stack: Stack) -> Servers:
-    """Every server of the run, launched together, ready when this returns."""
+def launch_servers(stack: Stack, *, one_litellm: bool = False) -> Servers:
+    """Every server of the run, launched together, ready when this returns. `one_litellm`:
+    the cache's LiteLLM and its gateway are the plain hop's (its requests never opt in to
+    the cache), which spares the smoke run a LiteLLM and a gateway boot (16 s of CPU)."""
     nginx, fake, mcp = stack.nginx(), stack.fake_model(), stack.demo_mcp()
     upstream, fake_upstream = f"{nginx.url}/v1", f"{fake.url}/v1"
-    litellm = stack.litellm(upstream, fake_upstream)
+    litellm_cache = stack.litellm(upstream, fake_upstream, "litellm-cache", stack.cache_params())
+    litellm = litellm_cache if one_litellm else stack.litellm(upstream, fake_upstream)
     tracing = tracing_env(nginx)
+    gateway_litellm = stack.gateway("gateway-litellm", f"{litellm.url}/v1", MASTER_KEY, tracing)
     config = stack.workdir / "mcp.yaml"
     config.write_text(yaml.safe_dump({"servers": [{"name": "demo", "url": f"{mcp.url}/mcp"}]}))
     servers = Servers(
@@ -396,7 +526,7 @@ def launch_servers(stack: Stack) -> Servers:
         mcp=mcp,
         litellm=litellm,
         gateway=stack.gateway("gateway", upstream, "unused-by-nginx", tracing),
-        gateway_litellm=stack.gateway("gateway-litellm", f"{litellm.url}/v1", MASTER_KEY, tracing),
+        gateway_litellm=gateway_litellm,
         bare=stack.bare_hop("bare-hop", upstream),
         # 500 streams held open need 500 upstream connections (the default pool is 200). One
         # gateway serves the fake model's measurements and reasoning: a gateway boot is seconds
@@ -414,14 +544,71 @@ def launch_servers(stack: Stack) -> Servers:
             upstream,
             {"RATE_LIMIT_STORAGE_URL": BENCH_REDIS_URL, "RATE_LIMIT_NAMESPACE": stack.redis_prefix, **tracing},
         ),
+        litellm_cache=litellm_cache,
+        # LLM_CACHE_DETERMINISTIC is on by default: the gateway opts temperature-0 calls in.
+        gateway_litellm_cache=(
+            gateway_litellm
+            if one_litellm
+            else stack.gateway("gateway-litellm-cache", f"{litellm_cache.url}/v1", MASTER_KEY, tracing)
+        ),
+        # The 1-worker gateway in the same metrics mode as the 2-worker one, so their ratio
+        # is the second worker's alone (row 2 beside it shows what multiprocess metrics cost).
+        workers_1=stack.gateway("gateway-workers-1", upstream, "unused-by-nginx", tracing, workers=1),
+        workers_2=stack.gateway("gateway-workers-2", upstream, "unused-by-nginx", tracing, workers=2),
     )
     stack.wait_ready()
     return servers
 
 
-def throughput_phase(servers: Servers, profile: Profile) -> dict:
+def cache_body(content: str, model: str = "bench-model") -> dict:
+    return {
+        "model": model,
+        "temperature": 0,
+        "messages": [{"role": "system", "content": "You are a benchmark."}, {"role": "user", "content": content}],
+    }
+
+
+class CacheCheck:
+    """Counts, on the cache gateway's own metrics, how many of each cache scenario's requests
+    LiteLLM answered from its cache, so the table's hits are known to be hits and its misses misses."""
+
+    def __init__(self, gateway: ServerProcess) -> None:
+        self.gateway = gateway
+        self.counts: dict[str, dict[str, float]] = {}
+        self.expected: dict[str, str] = {}
+
+    @contextlib.contextmanager
+    def counting(self, target: Target) -> Iterator[None]:
+        if not target.cache:
+            yield
+            return
+        # Read when no request is in flight (wrk's last ones may still be finishing), so each
+        # run's requests are counted in its own window.
+        requests, hits = chat_counts(self.gateway)
+        yield
+        after_requests, after_hits = chat_counts(self.gateway)
+        counts = self.counts.setdefault(target.key, {"requests": 0, "cache_hits": 0})
+        counts["requests"] += after_requests - requests
+        counts["cache_hits"] += after_hits - hits
+        self.expected[target.key] = target.cache
+
+    def verified(self, namespace: str) -> dict[str, Any]:
+        """The counts, once every hit scenario's request was a hit and no miss scenario's was."""
+        for key, counts in self.counts.items():
+            wanted = counts["requests"] if self.expected[key] == "hit" else 0
+            if not counts["requests"] or counts["cache_hits"] != wanted:
+                raise RuntimeError(f"{key}: {counts} (every request should be a {self.expected[key]})")
+        entries, entry_bytes = redis_entries(BENCH_CACHE_REDIS_URL, f"{namespace}:*")
+        summary = ", ".join(f"{key} {c['cache_hits']:.0f} of {c['requests']:.0f}" for key, c in self.counts.items())
+        progress(f"LiteLLM cache hits: {summary}; {entries} entries in Redis, {entry_bytes:.0f} bytes each")
+        return {"scenarios": self.counts, "redis_entries": entries, "redis_entry_bytes": entry_bytes}
+
+
+def throughput_phase(servers: Servers, profile: Profile, cache: CacheCheck) -> dict:
     upstream = f"{servers.nginx.url}/v1"
     litellm, gateway, gateway_litellm, bare = servers.litellm, servers.gateway, servers.gateway_litellm, servers.bare
+    cached = servers.gateway_litellm_cache
+    cached_url, cached_processes = f"{cached.url}/v1/chat/completions", [cached, servers.litellm_cache]
     targets = [
         Target("direct", "1 direct → upstream", f"{upstream}/chat/completions"),
         Target("gateway", "2 gateway → upstream", f"{gateway.url}/v1/chat/completions", [gateway]),
@@ -434,27 +621,69 @@ def throughput_phase(servers: Servers, profile: Profile) -> dict:
         ),
         Target("bare", "6 bare hop → upstream", f"{bare.url}/v1/chat/completions", [bare]),
     ]
+    # Both deterministic, so both consult the cache: one body repeated (the warm-up stores
+    # its answer), and one that differs in every request, so none is ever found. Not at the
+    # highest concurrency, to keep the run short: there LiteLLM only queues more.
+    cached = [
+        Target(
+            "cache_hit",
+            "4h gateway → LiteLLM with cache, all hits",
+            cached_url,
+            cached_processes,
+            body=cache_body(CACHE_PROMPT),
+            cache="hit",
+            redis=BENCH_CACHE_REDIS_URL,
+        ),
+        Target(
+            "cache_miss",
+            "4m gateway → LiteLLM with cache, all misses",
+            cached_url,
+            cached_processes,
+            body=cache_body(MISS_PROMPT),
+            cache="miss",
+            redis=BENCH_CACHE_REDIS_URL,
+        ),
+    ]
+    cached_at = profile.concurrency[:-1] or profile.concurrency
     # The limiter's cost per request: at one concurrency only (the middle one), to keep the run short.
     limited = [
-        Target(key, label, f"{server.url}/v1/chat/completions", [server], token=LIMITED_TOKEN)
-        for key, label, server in (
-            ("limits_memory", "2m gateway, limited client, limits in memory", servers.limits_memory),
-            ("limits_redis", "2r gateway, limited client, limits in Redis", servers.limits_redis),
+        Target(key, label, f"{server.url}/v1/chat/completions", [server], token=LIMITED_TOKEN, redis=url)
+        for key, label, server, url in (
+            ("limits_memory", "2m gateway, limited client, limits in memory", servers.limits_memory, ""),
+            ("limits_redis", "2r gateway, limited client, limits in Redis", servers.limits_redis, BENCH_REDIS_URL),
         )
     ]
     limited_at = profile.concurrency[len(profile.concurrency) // 2]
-    for target in targets + limited:
+    # A second worker needs connections to spread over: at the highest concurrency only.
+    workers = [
+        Target(key, label, f"{server.url}/v1/chat/completions", [server])
+        for key, label, server in (
+            ("workers_1", "7w1 gateway → upstream, --workers 1", servers.workers_1),
+            ("workers_2", "7w2 gateway → upstream, --workers 2", servers.workers_2),
+        )
+    ]
+    workers_at = profile.concurrency[-1]
+    everything = targets[:-1] + cached + targets[-1:] + limited + workers  # the order of the tables
+    for target in everything:
         warm(target, profile.warm_requests)
+    schedule = {
+        c: [t for t in everything if t in targets or (t in cached and c in cached_at)]
+        + (limited if c == limited_at else [])
+        + (workers if c == workers_at else [])
+        for c in profile.concurrency
+    }
     runs: dict[tuple[str, int], list[dict]] = {}
     for _ in range(profile.rounds):
         for concurrency in profile.concurrency:
-            for target in targets + (limited if concurrency == limited_at else []):
-                runs.setdefault((target.key, concurrency), []).append(wrk(target, concurrency, profile.seconds))
+            for target in schedule[concurrency]:
+                with cache.counting(target):
+                    runs.setdefault((target.key, concurrency), []).append(wrk(target, concurrency, profile.seconds))
     results = {f"{key}@{c}": median_of(r) for (key, c), r in runs.items()}
-    return {"labels": {t.key: t.label for t in targets + limited}, "results": results}
+    labels = {t.key: t.label for t in everything}
+    return {"labels": labels, "results": results}
 
 
-def streaming_phase(servers: Servers, profile: Profile) -> dict:
+def streaming_phase(servers: Servers, profile: Profile, cache: CacheCheck) -> dict:
     upstream = f"{servers.fake.url}/v1"
     litellm, gateway, gateway_litellm, bare = (
         servers.litellm,
@@ -486,6 +715,13 @@ def streaming_phase(servers: Servers, profile: Profile) -> dict:
     for key, url in urls.items():
         target = Target(key, key, url, model="fake-model+latency=50", token=tokens.get(key, TOKEN))
         latency[key] = wrk(target, 10, profile.seconds)
+    # Where the cache pays: a hit does not wait for the upstream's 50 ms.
+    cached_url, slow = f"{servers.gateway_litellm_cache.url}/v1/chat/completions", "fake-model+latency=50"
+    for key, expected, content in (("cache_hit", "hit", CACHE_PROMPT), ("cache_miss", "miss", MISS_PROMPT)):
+        target = Target(f"{key}_latency50", key, cached_url, body=cache_body(content, slow), cache=expected)
+        warm(target, 1)  # for the hits: stores the answer
+        with cache.counting(target):
+            latency[key] = wrk(target, 10, profile.seconds)
     progress("50 ms upstream measured")
 
     held = {"gateway": gateway, "litellm": litellm, "bare": bare}
@@ -588,6 +824,7 @@ def main() -> int:
             hold_seconds=0.5,
             warm_requests=5,
             stream_warmup=1,
+            audit_seconds=1,
         )
     else:
         profile = Profile(
@@ -596,15 +833,20 @@ def main() -> int:
     stack = Stack(workdir)
     started = time.monotonic()
     try:
-        servers = launch_servers(stack)
+        servers = launch_servers(stack, one_litellm=args.quick)
         progress("servers ready")
-        throughput = throughput_phase(servers, profile)
+        cache = CacheCheck(servers.gateway_litellm_cache)
+        throughput = throughput_phase(servers, profile, cache)
         progress("throughput measured")
-        streaming = streaming_phase(servers, profile)
+        streaming = streaming_phase(servers, profile, cache)
         progress("streams, memory and reasoning measured")
+        cache_check = cache.verified(stack.cache_namespace)  # before the stop deletes the entries
     finally:
         stack.stop()
         progress("servers stopped")
+    # On a quiet machine: what one Postgres takes is not to share its cores with the servers.
+    audit = asyncio.run(measure_audit_rate(profile.audit_seconds, AUDIT_WRITERS))
+    progress(f"audit writes measured: {audit['rows_per_s']:.0f} rows/s")
     results = {
         "environment": environment(),
         "command": "make bench-quick" if args.quick else "make bench",
@@ -612,6 +854,8 @@ def main() -> int:
         "elapsed_s": round(time.monotonic() - started, 1),
         "throughput": throughput,
         **streaming,
+        "cache_check": cache_check,
+        "audit_rate": audit,
     }
     write_report(results, profile.out_dir)
     print(f"benchmark done in {results['elapsed_s']} s; report in {profile.out_dir}")
