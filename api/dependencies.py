@@ -38,7 +38,13 @@ from api.observability.metrics import Metrics
 from api.observability.observed_router import ObservedRouter
 from api.observability.tracing import Tracing
 from api.paths.base import ChatPath
-from api.paths.orchestration import OrchestrationPath
+from api.paths.orchestration.builtin import ReasoningTaskAgent
+from api.paths.orchestration.executor import Executor
+from api.paths.orchestration.orchestrator import COMPONENT as ORCHESTRATOR
+from api.paths.orchestration.orchestrator import Orchestrator
+from api.paths.orchestration.path import orchestration_path
+from api.paths.orchestration.planner import Planner
+from api.paths.orchestration.stub import OrchestrationStub
 from api.paths.passthrough import PassthroughPath
 from api.paths.reasoning.agent import ReasoningAgent
 from api.paths.reasoning.llm import AgentLLM
@@ -66,6 +72,7 @@ def routing_policy(settings: Settings) -> RoutingPolicy:
         default_mode=settings.default_routing_mode,
         reasoning_prefix=settings.reasoning_model_prefix,
         auto_prefix=settings.auto_model_prefix,
+        orchestrate_prefix=settings.orchestrate_model_prefix if settings.orchestration_enabled else None,
     )
 
 
@@ -206,7 +213,7 @@ class ServiceContainer:
                 llm, self.tracing, deadline, cache_deterministic=settings.llm_cache_deterministic
             ),
             RoutePath.REASONING: ReasoningPath(agent),
-            RoutePath.ORCHESTRATION: OrchestrationPath(),
+            RoutePath.ORCHESTRATION: self._orchestration(llm, agent, deadline),
         }
         self.readiness_checks = {
             "upstream": UpstreamCheck(llm),
@@ -215,6 +222,23 @@ class ServiceContainer:
             "tracing": TracingCheck(self.tracing.export_state),
             "shared_state": SharedStateCheck(self.shared_state),
         }
+
+    def _orchestration(self, llm: AsyncOpenAI, agent: ReasoningAgent, deadline: AnswerDeadline) -> ChatPath:
+        """The orchestrator over the built-in `reasoning` agent, or the 501 stub while it is off."""
+        settings = self.settings
+        if not settings.orchestration_enabled:
+            return OrchestrationStub()
+        own_llm = AgentLLM(llm, self.tracing, deadline, component=ORCHESTRATOR)
+        builtin = ReasoningTaskAgent(agent)
+        planner = Planner(
+            own_llm, max_tasks=settings.orchestration_max_tasks, plan_format=settings.reasoning_step_format
+        )
+        executor = Executor(
+            self.tracing,
+            max_parallel=settings.orchestration_max_parallel,
+            task_timeout=settings.orchestration_task_timeout_seconds,
+        )
+        return orchestration_path(Orchestrator(own_llm, {builtin.name: builtin}, planner, executor, self.tracing))
 
     async def close(self) -> None:
         """Close what `start` opened, each part even when an earlier one fails."""
