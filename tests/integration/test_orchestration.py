@@ -113,8 +113,8 @@ def test_two_independent_tasks_run_side_by_side_and_the_answer_uses_both(client)
     assert "✓ Task t2 done" in thinking
 
 
-def test_the_whole_answer_lists_the_events(client, orch_gateway):
-    name, _ = model("parallel")
+def test_the_whole_answer_lists_the_events(client, orch_gateway, fake_upstream):
+    name, tag = model("parallel")
     raw = client.chat.completions.with_raw_response.create(
         model=name, messages=[{"role": "user", "content": "Plan this."}], extra_headers=ORCHESTRATION
     )
@@ -135,7 +135,12 @@ def test_the_whole_answer_lists_the_events(client, orch_gateway):
     assert "AAPL" in message.content
     assert "Paris" in message.content
     assert "✓ Task t1 done" in message.reasoning_content
-    # Usage and cost over every call: planner, two steps and an answer per task, the answer.
+    # Usage over every call: the plan, two steps and an answer per task, the answer.
+    calls = fake_upstream.requests_with(tag)
+    assert len(calls) == 8
+    # The fake counts (words + 3) per message.
+    expected_prompt = sum(len(str(m.get("content") or "").split()) + 3 for r in calls for m in r["body"]["messages"])
+    assert completion.usage.prompt_tokens == expected_prompt
     assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
     row = orch_gateway.audit_row(raw.headers["x-request-id"])
     print(f"\naudit: { ({k: row[k] for k in ('route_path', 'orchestration_tasks', 'reasoning_steps', 'tool_calls')}) }")
@@ -148,9 +153,14 @@ def test_the_whole_answer_lists_the_events(client, orch_gateway):
     assert row["prompt_tokens"] == completion.usage.prompt_tokens
 
 
-def test_a_dependant_task_sees_the_result_it_depends_on(client, fake_upstream):
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_dependant_task_sees_the_result_it_depends_on(client, fake_upstream, stream):
     name, tag = model("chain")
-    events, answer, _, _ = streamed(client, name)
+    if stream:
+        events, answer, _, _ = streamed(client, name)
+    else:
+        message = ask(client, name).choices[0].message
+        events, answer = message.orchestration_events, message.content
 
     assert types(events) == [
         ("plan", None),
@@ -210,10 +220,14 @@ def test_an_invalid_plan_is_retried_once_then_fails_like_a_step(client, fake_ups
     assert [e["type"] for e in message.orchestration_events] == ["error", "orchestration_complete"]
 
 
-def test_a_plan_fixed_on_its_retry_runs(client):
-    events, _, _, _ = streamed(client, model("invalid_once")[0])
+def test_a_plan_fixed_on_its_retry_runs_and_the_stream_ends_with_usage_when_asked(client):
+    chunks = list(ask(client, model("invalid_once")[0], stream=True, stream_options={"include_usage": True}))
+    events = [c.choices[0].delta.orchestration_event for c in chunks if c.choices and c.choices[0].delta.model_extra]
     assert types(events)[0] == ("plan", None)
     assert events[-1]["metadata"]["stop_reason"] == "finished"
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.total_tokens > 0
+    assert len({c.id for c in chunks}) == 1
 
 
 # ---- errors, routing, cancellation, timeouts -------------------------------------------------
