@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.config import Settings
+from api.routing.virtual_models import virtual_prefixes
 
 PATH_STATUS = {"passthrough": "enabled", "reasoning": "enabled", "orchestration": "not_implemented"}
 
@@ -25,7 +26,7 @@ def routing_policy_view(settings: Settings) -> dict[str, Any]:
             {
                 "tier": 2,
                 "rule": "X-Routing-Mode header (passthrough | reasoning | orchestration | auto), "
-                f"else model prefix {settings.reasoning_model_prefix}<model> or {settings.auto_model_prefix}<model>",
+                f"else model prefix {' or '.join(f'{prefix}<model>' for prefix in virtual_prefixes(settings))}",
             },
             {"tier": 3, "rule": f"DEFAULT_ROUTING_MODE ({settings.default_routing_mode}), reason 'default'"},
         ],

@@ -310,6 +310,21 @@ def test_disconnect_cancels_every_running_task(start_gateway, mcp_config, demo_m
     assert gateway.access_line(request_id)["outcome"] == "cancelled"
 
 
+def test_disconnect_while_planning_cancels_the_planners_llm_call(start_gateway, mcp_config, fake_upstream):
+    # Straight to the model: LiteLLM does not pass on the disconnect of a non-streamed call.
+    gateway = start_gateway(
+        mcp_servers_config=mcp_config, orchestration_enabled="true", llm_base_url=fake_upstream.base_url
+    )
+    name, tag = model("parallel", "stall")
+    client_id = f"dc-{tag}"
+    body = {"model": name, "messages": [{"role": "user", "content": "x"}], "stream": True}
+    gateway.give_up_after(1.0, body, client_id, HEADERS)
+    seq = fake_upstream.request_with(tag)["seq"]
+    waited = fake_upstream.wait_for_event(seq, "disconnected", timeout=1.5)
+    print(f"\nplanner call cancelled {waited:.3f} s after the client left")
+    assert gateway.access_line(client_request_id=client_id)["outcome"] == "cancelled"
+
+
 def wait_for_demo_events(demo_mcp, before: int, expected: list[str], timeout: float = 5.0) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
