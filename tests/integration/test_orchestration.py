@@ -299,10 +299,13 @@ def test_disconnect_cancels_every_running_task(start_gateway, mcp_config, demo_m
         "POST", gateway.base_url + "/chat/completions", json=body, headers=HEADERS, timeout=60
     ) as response:
         request_id = response.headers["x-request-id"]
-        for line in response.iter_lines():
+        lines = response.iter_lines()  # held: a dropped iterator closes the response
+        for line in lines:
             calling += "Calling slow_operation" in line
-            if calling == 2:  # both tasks are in their 30 s tool
+            if calling == 2:  # both tasks have asked for their 30 s tool...
                 break
+        # ...and the demo server runs both (a call asked for may not have reached it yet).
+        wait_for_demo_events(demo_mcp, before, ["started", "started"])
     left_at = time.time()
     events = wait_for_demo_events(demo_mcp, before, ["started", "started", "cancelled", "cancelled"])
     print(f"\ncancelled {events[-1]['at'] - left_at:.3f} s after the client left")

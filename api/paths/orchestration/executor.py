@@ -42,6 +42,8 @@ class Executor:
         self, plan: Plan, agents: Mapping[str, Agent], call: ChatCall, outcomes: dict[str, TaskOutcome]
     ) -> AsyncIterator[OrchestrationEvent]:
         """The events of running `plan`; `outcomes` is filled in as tasks end."""
+        # Unbounded, so a task never waits for a slow client: a plan's events are few
+        # (at most MAX_TASKS tasks, each a few per reasoning step).
         send, receive = anyio.create_memory_object_stream[OrchestrationEvent](math.inf)
         run = _Run(self, plan, agents, call, outcomes, anyio.CapacityLimiter(self.max_parallel))
         done = {task.id: anyio.Event() for task in plan.tasks}
