@@ -197,23 +197,13 @@ class ServiceContainer:
             ),
         )
         self._router = ObservedRouter(Router(routing_policy(settings), classifier), self.tracing, self.metrics)
-        agent = ReasoningAgent(
-            AgentLLM(llm, self.tracing, deadline),
-            self.mcp,
-            max_iterations=settings.max_reasoning_iterations,
-            tool_timeout=settings.tool_timeout_seconds,
-            max_tools_per_step=settings.max_tools_per_step,
-            tool_result_max_chars=settings.tool_result_max_chars,
-            step_format=settings.reasoning_step_format,
-            tracing=self.tracing,
-            metrics=self.metrics,
-        )
+        agent = self._reasoning_agent(AgentLLM(llm, self.tracing, deadline))
         self.paths = {
             RoutePath.PASSTHROUGH: PassthroughPath(
                 llm, self.tracing, deadline, cache_deterministic=settings.llm_cache_deterministic
             ),
             RoutePath.REASONING: ReasoningPath(agent),
-            RoutePath.ORCHESTRATION: self._orchestration(llm, agent, deadline),
+            RoutePath.ORCHESTRATION: self._orchestration(llm, deadline),
         }
         self.readiness_checks = {
             "upstream": UpstreamCheck(llm),
@@ -223,13 +213,30 @@ class ServiceContainer:
             "shared_state": SharedStateCheck(self.shared_state),
         }
 
-    def _orchestration(self, llm: AsyncOpenAI, agent: ReasoningAgent, deadline: AnswerDeadline) -> ChatPath:
+    def _reasoning_agent(self, llm: AgentLLM) -> ReasoningAgent:
+        settings = self.settings
+        return ReasoningAgent(
+            llm,
+            self.mcp,
+            max_iterations=settings.max_reasoning_iterations,
+            tool_timeout=settings.tool_timeout_seconds,
+            max_tools_per_step=settings.max_tools_per_step,
+            tool_result_max_chars=settings.tool_result_max_chars,
+            step_format=settings.reasoning_step_format,
+            tracing=self.tracing,
+            metrics=self.metrics,
+        )
+
+    def _orchestration(self, llm: AsyncOpenAI, deadline: AnswerDeadline) -> ChatPath:
         """The orchestrator over the built-in `reasoning` agent, or the 501 stub while it is off."""
         settings = self.settings
         if not settings.orchestration_enabled:
             return OrchestrationStub()
         own_llm = AgentLLM(llm, self.tracing, deadline, component=ORCHESTRATOR)
-        builtin = ReasoningTaskAgent(agent)
+        # A task's answer feeds the orchestrator's, which alone is the request's answer.
+        builtin = ReasoningTaskAgent(
+            self._reasoning_agent(AgentLLM(llm, self.tracing, deadline, answers_request=False))
+        )
         planner = Planner(
             own_llm, max_tasks=settings.orchestration_max_tasks, plan_format=settings.reasoning_step_format
         )
