@@ -205,6 +205,22 @@ class Settings(AuditSettings):
         "json_schema", description="how steps are requested: structured output, or JSON mode for upstreams without it"
     )
 
+    # --- orchestration: plan, run tasks on agents, synthesise (contract section 12)
+    orchestration_enabled: bool = Field(
+        False, description="run the orchestrator; false keeps the 501 (orchestration_not_implemented)"
+    )
+    orchestrate_model_prefix: str = Field(
+        "orchestrate/", min_length=1, description="model prefix that picks orchestration (when it is enabled)"
+    )
+    orchestration_max_tasks: int = Field(8, ge=1, description="a plan with more tasks is retried, then refused")
+    orchestration_max_parallel: int = Field(4, ge=1, description="tasks of one request running at the same time")
+    orchestration_task_timeout_seconds: float = Field(
+        120.0, gt=0, description="each task is cancelled and reported failed after this"
+    )
+    orchestration_agents_config: Path | None = Field(
+        None, description="YAML file of the remote A2A agents (reserved: only the built-in reasoning agent runs now)"
+    )
+
     # --- HTTP edge
     max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="larger bodies get 413")
     cors_origins: CommaList = Field(default_factory=list, description="browser origins allowed by CORS")
@@ -336,6 +352,7 @@ class Settings(AuditSettings):
         "prometheus_multiproc_dir",
         "clients_config",
         "routing_policy_config",
+        "orchestration_agents_config",
         "audit_hash_key",
         mode="before",
     )

@@ -38,7 +38,13 @@ from api.observability.metrics import Metrics
 from api.observability.observed_router import ObservedRouter
 from api.observability.tracing import Tracing
 from api.paths.base import ChatPath
-from api.paths.orchestration import OrchestrationPath
+from api.paths.orchestration.builtin import ReasoningTaskAgent
+from api.paths.orchestration.executor import Executor
+from api.paths.orchestration.orchestrator import COMPONENT as ORCHESTRATOR
+from api.paths.orchestration.orchestrator import Orchestrator
+from api.paths.orchestration.path import orchestration_path
+from api.paths.orchestration.planner import Planner
+from api.paths.orchestration.stub import OrchestrationStub
 from api.paths.passthrough import PassthroughPath
 from api.paths.reasoning.agent import ReasoningAgent
 from api.paths.reasoning.llm import AgentLLM
@@ -66,6 +72,7 @@ def routing_policy(settings: Settings) -> RoutingPolicy:
         default_mode=settings.default_routing_mode,
         reasoning_prefix=settings.reasoning_model_prefix,
         auto_prefix=settings.auto_model_prefix,
+        orchestrate_prefix=settings.orchestrate_model_prefix if settings.orchestration_enabled else None,
     )
 
 
@@ -190,8 +197,26 @@ class ServiceContainer:
             ),
         )
         self._router = ObservedRouter(Router(routing_policy(settings), classifier), self.tracing, self.metrics)
-        agent = ReasoningAgent(
-            AgentLLM(llm, self.tracing, deadline),
+        agent = self._reasoning_agent(AgentLLM(llm, self.tracing, deadline))
+        self.paths = {
+            RoutePath.PASSTHROUGH: PassthroughPath(
+                llm, self.tracing, deadline, cache_deterministic=settings.llm_cache_deterministic
+            ),
+            RoutePath.REASONING: ReasoningPath(agent),
+            RoutePath.ORCHESTRATION: self._orchestration(llm, deadline),
+        }
+        self.readiness_checks = {
+            "upstream": UpstreamCheck(llm),
+            "mcp_servers": McpCheck(self.mcp),
+            "audit": AuditStoreCheck(self.audit),
+            "tracing": TracingCheck(self.tracing.export_state),
+            "shared_state": SharedStateCheck(self.shared_state),
+        }
+
+    def _reasoning_agent(self, llm: AgentLLM) -> ReasoningAgent:
+        settings = self.settings
+        return ReasoningAgent(
+            llm,
             self.mcp,
             max_iterations=settings.max_reasoning_iterations,
             tool_timeout=settings.tool_timeout_seconds,
@@ -201,20 +226,26 @@ class ServiceContainer:
             tracing=self.tracing,
             metrics=self.metrics,
         )
-        self.paths = {
-            RoutePath.PASSTHROUGH: PassthroughPath(
-                llm, self.tracing, deadline, cache_deterministic=settings.llm_cache_deterministic
-            ),
-            RoutePath.REASONING: ReasoningPath(agent),
-            RoutePath.ORCHESTRATION: OrchestrationPath(),
-        }
-        self.readiness_checks = {
-            "upstream": UpstreamCheck(llm),
-            "mcp_servers": McpCheck(self.mcp),
-            "audit": AuditStoreCheck(self.audit),
-            "tracing": TracingCheck(self.tracing.export_state),
-            "shared_state": SharedStateCheck(self.shared_state),
-        }
+
+    def _orchestration(self, llm: AsyncOpenAI, deadline: AnswerDeadline) -> ChatPath:
+        """The orchestrator over the built-in `reasoning` agent, or the 501 stub while it is off."""
+        settings = self.settings
+        if not settings.orchestration_enabled:
+            return OrchestrationStub()
+        own_llm = AgentLLM(llm, self.tracing, deadline, component=ORCHESTRATOR)
+        # A task's answer feeds the orchestrator's, which alone is the request's answer.
+        builtin = ReasoningTaskAgent(
+            self._reasoning_agent(AgentLLM(llm, self.tracing, deadline, answers_request=False))
+        )
+        planner = Planner(
+            own_llm, max_tasks=settings.orchestration_max_tasks, plan_format=settings.reasoning_step_format
+        )
+        executor = Executor(
+            self.tracing,
+            max_parallel=settings.orchestration_max_parallel,
+            task_timeout=settings.orchestration_task_timeout_seconds,
+        )
+        return orchestration_path(Orchestrator(own_llm, {builtin.name: builtin}, planner, executor, self.tracing))
 
     async def close(self) -> None:
         """Close what `start` opened, each part even when an earlier one fails."""

@@ -64,6 +64,7 @@ class RequestRecord:
     cache_hit: bool | None = None  # every call was answered from LiteLLM's cache; None: not known
     route_policy: str | None = None  # the routing policy rule that decided (api/policy), if any
     policy_model: str | None = None  # that rule's model: every LLM call of the request uses it
+    orchestration_tasks: int | None = None  # tasks of the orchestration's plan (0: no valid plan)
     upstream_headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # forwarded to the client
     admission: Admission | None = None  # a limited client's slot and window figures, settled when the request ends
 

@@ -20,6 +20,7 @@ one server serves a whole test run (LiteLLM forwards the model name unchanged):
     fake-model+say=hello_world       answer "hello world" instead of the echo
     fake-model+agent=two_tools       play a reasoning agent: the scripted steps of that scenario
     fake-model+choose=reasoning      structured answers pick this value for enum fields (classifier)
+    fake-model+orchestrate=parallel  play the orchestrator's planner: the scripted plan of that scenario
 
 Requests with non-empty `tools` (and `tool_choice` not "none") get a `tool_calls` answer
 for the first (or the named) tool, except right after a tool's result (the last message
@@ -37,6 +38,15 @@ Without an `agent=` directive (or with `agent=demo`) the `demo` agent plays
 price, unit conversion; none: it answers at once, with the echo) and composes its final
 answer from the tool results the reasoning agent hands to the answer call, e.g. "In Paris
 it is 88.0 °F (31.1 °C) and partly cloudy, with 93% humidity."
+
+Plans (a structured-output request whose schema has `depends_on`) are answered from
+`PLAN_SCENARIOS` by the `orchestrate=` directive (`parallel`, `chain`, `failing`, `invalid`,
+`invalid_once`, `slow`), statelessly like steps: a retry is the next attempt, counted by the
+plans already sent back. Without the directive the plan is one `reasoning` task: the user's
+last message. Two task instructions are scripted (`TASK_SCRIPTS`): one the model fails
+(invalid steps twice), one that calls the demo server's 30 s `slow_operation`; every other
+task is the demo agent's. The orchestrator's answer call (its notes list `- Result of task`
+lines) is answered with those results joined, so tests see which results reached it.
 
 Every request is recorded (path, headers, body) and every client disconnect noted, so
 tests can see exactly what reached the model: `GET /_fake/requests`, `GET /_fake/events`,
@@ -83,6 +93,7 @@ class Directives:
     say: str | None = None
     agent: str | None = None
     choose: str | None = None
+    orchestrate: str | None = None
 
 
 def parse_directives(model: str) -> Directives:
@@ -112,6 +123,8 @@ def parse_directives(model: str) -> Directives:
             d.agent = value
         elif key == "choose":
             d.choose = value
+        elif key == "orchestrate":
+            d.orchestrate = value
     return d
 
 
@@ -188,6 +201,8 @@ def example_from_schema(schema: dict[str, Any], choose: str | None = None) -> An
 
 
 def answer_text(body: dict[str, Any], d: Directives) -> str:
+    if is_plan_request(body):
+        return plan_reply(body, d)
     if is_step_request(body, d):
         return agent_reply(body, d)
     fmt = body.get("response_format") or {}
@@ -199,6 +214,9 @@ def answer_text(body: dict[str, Any], d: Directives) -> str:
     if d.say is not None:
         return d.say
     messages = body.get("messages", [])
+    results = orchestration_results(messages)
+    if results:  # the orchestrator's answer call: its task results, joined
+        return " ".join(results)
     if answers_tool_results(body):
         return answer(tool_findings(messages), last_user_text(messages))
     findings = note_findings(messages) if plays_demo(d) else []
@@ -402,6 +420,75 @@ AGENT_SCENARIOS: dict[str, list[list[dict[str, Any] | str]]] = {
 }
 
 
+# ---- the orchestrator's plans -------------------------------------------------------
+
+FAILING_TASK = "Find the answer nobody knows."  # the fake model fails it: invalid steps twice
+SLOW_TASK = "Run the slow operation."  # the demo server's slow_operation, 30 s
+TASK_SCRIPTS = {FAILING_TASK: "invalid_twice", SLOW_TASK: "slow_tool"}
+
+
+def task(task_id: str, instruction: str, *depends_on: str, agent: str = "reasoning") -> dict[str, Any]:
+    return {"id": task_id, "agent": agent, "instruction": instruction, "depends_on": list(depends_on)}
+
+
+VALID_SINGLE = {"tasks": [task("t1", "What is the weather in Paris?")]}
+# scenario → attempts (a retry after an invalid plan is the next attempt)
+PLAN_SCENARIOS: dict[str, list[dict[str, Any]]] = {
+    "parallel": [{"tasks": [task("t1", "What is the weather in Paris?"), task("t2", "What is the price of AAPL?")]}],
+    "chain": [{"tasks": [task("t1", "What is the weather in Tokyo?"), task("t2", "What time is it in Tokyo?", "t1")]}],
+    "failing": [
+        {
+            "tasks": [
+                task("t1", "What is the weather in Paris?"),
+                task("t2", FAILING_TASK),
+                task("t3", "Explain the answer nobody knows.", "t2"),
+            ]
+        }
+    ],
+    "invalid": [
+        {"tasks": [task("t1", "Cast a spell.", agent="wizard")]},
+        {"tasks": [task("a", "First half.", "b"), task("b", "Second half.", "a")]},
+    ],
+    "invalid_once": [{"tasks": [task("t1", "Cast a spell.", agent="wizard")]}, VALID_SINGLE],
+    "slow": [{"tasks": [task("t1", SLOW_TASK), task("t2", SLOW_TASK)]}],
+}
+
+
+def is_plan_request(body: dict[str, Any]) -> bool:
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or {}
+    return fmt.get("type") == "json_schema" and "depends_on" in orjson.dumps(schema).decode()
+
+
+def _is_plan_json(content: Any) -> bool:
+    if not isinstance(content, str) or not content.startswith("{"):
+        return False
+    try:
+        return "tasks" in orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def plan_reply(body: dict[str, Any], d: Directives) -> str:
+    """The scripted plan for this attempt (stateless: attempts are the plans already sent back)."""
+    messages = body.get("messages", [])
+    attempt = sum(1 for m in messages if m.get("role") == "assistant" and _is_plan_json(m.get("content")))
+    if d.orchestrate in PLAN_SCENARIOS:
+        attempts = PLAN_SCENARIOS[str(d.orchestrate)]
+        return orjson.dumps(attempts[min(attempt, len(attempts) - 1)]).decode()
+    return orjson.dumps({"tasks": [task("t1", last_user_text(messages) or "Answer the user.")]}).decode()
+
+
+def orchestration_results(messages: list[dict[str, Any]]) -> list[str]:
+    """The `- Result of task <id> (<agent>): <text>` lines of the orchestrator's answer notes."""
+    system = " ".join(str(m.get("content") or "") for m in messages if m.get("role") == "system")
+    results = []
+    for line in system.splitlines():
+        if line.startswith("- Result of task "):
+            results.append(line.split("): ", 1)[1] if "): " in line else line)
+    return results
+
+
 def is_step_request(body: dict[str, Any], d: Directives) -> bool:
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
@@ -418,6 +505,11 @@ def _is_step_json(content: Any) -> bool:
         return False
 
 
+def _is_step_attempt(content: Any) -> bool:
+    """A step the agent sent back, valid or not (a retry's question is still the first one)."""
+    return content == INVALID_STEP or _is_step_json(content)
+
+
 def plays_demo(d: Directives) -> bool:
     """No scripted scenario named (or an unknown one): the demo agent plays."""
     return d.agent not in AGENT_SCENARIOS
@@ -425,9 +517,9 @@ def plays_demo(d: Directives) -> bool:
 
 def question_of(messages: list[dict[str, Any]]) -> str:
     """The client's last question: the last user message before the agent's first step (the
-    agent sends tool results back as user messages after its steps)."""
+    agent sends tool results, and retry requests, back as user messages after its steps)."""
     first_step = next(
-        (i for i, m in enumerate(messages) if m.get("role") == "assistant" and _is_step_json(m.get("content"))),
+        (i for i, m in enumerate(messages) if m.get("role") == "assistant" and _is_step_attempt(m.get("content"))),
         len(messages),
     )
     return last_user_text(messages[:first_step])
@@ -439,10 +531,9 @@ def agent_reply(body: dict[str, Any], d: Directives) -> str:
     position = sum(1 for content in assistant if _is_step_json(content))
     last_step = max((i for i, content in enumerate(assistant) if _is_step_json(content)), default=-1)
     attempt = sum(1 for content in assistant[last_step + 1 :] if content == INVALID_STEP)
-    if plays_demo(d):
-        script = [[s] for s in demo_script(question_of(body.get("messages", [])))]
-    else:
-        script = AGENT_SCENARIOS[str(d.agent)]
+    question = question_of(body.get("messages", []))
+    scenario = d.agent if not plays_demo(d) else TASK_SCRIPTS.get(question)
+    script = [[s] for s in demo_script(question)] if scenario is None else AGENT_SCENARIOS[scenario]
     attempts = script[position] if position < len(script) else [DONE]
     chosen = attempts[min(attempt, len(attempts) - 1)]
     return chosen if isinstance(chosen, str) else orjson.dumps(chosen).decode()

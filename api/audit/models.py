@@ -104,10 +104,13 @@ class AuditRow(Base):
     # The routing policy rule that chose the model or refused the request (0006); `model`
     # is then the policy's model and `requested_model` the client's.
     route_policy: Mapped[str | None] = mapped_column(String(64))
+    # The tasks of the orchestration's plan, 0 when no valid plan was made; NULL on the other
+    # paths (0007).
+    orchestration_tasks: Mapped[int | None]
 
 
 #: The columns of contract section 7 in its order, then `requested_model` (migration 0002),
 #: `client_request_id` (0003), `client` and `cost_usd` (0004), the upstream outcome (0005),
-#: `route_policy` (0006):
+#: `route_policy` (0006), `orchestration_tasks` (0007):
 #: the row dict, the journal and the API use these.
 AUDIT_FIELDS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns if c.name != "id")

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from api.clients.model import Client
 from api.dependencies import CurrentClient, Services
-from api.routing.virtual_models import with_virtual_models
+from api.routing.virtual_models import virtual_prefixes, with_virtual_models
 from api.upstream.errors import translate_exception
 
 router = APIRouter()
@@ -26,7 +26,7 @@ def only_allowed(listing: dict[str, Any], client: Client) -> dict[str, Any]:
     return {**listing, "data": models}
 
 
-@router.get("/v1/models", summary="List models (upstream models and their reasoning/ and auto/ twins)")
+@router.get("/v1/models", summary="List models (upstream models and their reasoning/, auto/ (and orchestrate/) twins)")
 async def list_models(services: Services, client: CurrentClient) -> Response:
     try:
         upstream = await services.llm.get("/models", cast_to=httpx2.Response)
@@ -35,7 +35,7 @@ async def list_models(services: Services, client: CurrentClient) -> Response:
     settings = services.settings
     listing = with_virtual_models(
         only_allowed(orjson.loads(upstream.content), client),
-        prefixes=(settings.reasoning_model_prefix, settings.auto_model_prefix),
+        prefixes=virtual_prefixes(settings),
         bases=settings.virtual_model_bases,
     )
     return Response(orjson.dumps(listing), media_type="application/json")

@@ -1,7 +1,7 @@
 """The three routing tiers as a pure function: body + header + policy → decision.
 
 Tier 1 (what the body needs) beats tier 2 (what the caller asked for: the
-`X-Routing-Mode` header, else a `reasoning/` or `auto/` model prefix), which beats
+`X-Routing-Mode` header, else a `reasoning/`, `orchestrate/` or `auto/` model prefix), which beats
 tier 3 (the configured default). `auto` does not decide here: it yields `NeedsClassifier`
 and the router asks the classifier. No I/O, no FastAPI: tested as plain values.
 """
@@ -47,6 +47,15 @@ class RoutingPolicy:
     default_mode: str = "passthrough"
     reasoning_prefix: str = "reasoning/"
     auto_prefix: str = "auto/"
+    # None while orchestration is off: `orchestrate/x` is then a plain model name, as before.
+    orchestrate_prefix: str | None = None
+
+    def prefixes(self) -> tuple[tuple[str, str], ...]:
+        """(mode, prefix) of each model prefix that picks a path."""
+        chosen = [("reasoning", self.reasoning_prefix), ("auto", self.auto_prefix)]
+        if self.orchestrate_prefix is not None:
+            chosen.append(("orchestration", self.orchestrate_prefix))
+        return tuple(chosen)
 
 
 def parse_routing_header(value: str | None) -> str | None:
@@ -70,7 +79,7 @@ def split_virtual_model(model: str, policy: RoutingPolicy) -> tuple[str | None, 
     A bare prefix (`reasoning/`) names a path but no model for it: a 400 naming `model`,
     rather than an upstream asked for a model called "reasoning/".
     """
-    for mode, prefix in (("reasoning", policy.reasoning_prefix), ("auto", policy.auto_prefix)):
+    for mode, prefix in policy.prefixes():
         if model == prefix:
             raise InvalidRequestError(
                 f"Invalid value for 'model': {model!r} names the {mode} path but no model; "
@@ -103,6 +112,8 @@ def decide(body: dict[str, Any], header: str | None, policy: RoutingPolicy) -> R
         return NeedsClassifier(upstream_model)
     if prefix_mode == "reasoning":
         return RoutingDecision(RoutePath.REASONING, "model_reasoning", upstream_model)
+    if prefix_mode == "orchestration":
+        return RoutingDecision(RoutePath.ORCHESTRATION, "model_orchestration", upstream_model)
 
     # Tier 3: the configured default.
     if policy.default_mode == "auto":

@@ -97,7 +97,7 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_it_back(databa
 
     await migrate.on_database(database.url, migrate.upgrade)
     assert await database.tables() == {"audit_log", "alembic_version"}
-    assert await migrate.on_database(database.url, migrate.current_revision) == "0006_route_policy"
+    assert await migrate.on_database(database.url, migrate.current_revision) == "0007_orchestration_tasks"
 
     async with database.engine.connect() as connection:
         indexes, unique = await connection.run_sync(
@@ -172,7 +172,7 @@ def test_make_migrate_upgrades_the_database_from_the_environment(database: TestD
         text=True,
         timeout=60,
     )
-    assert current.stdout.strip() == "0006_route_policy"
+    assert current.stdout.strip() == "0007_orchestration_tasks"
 
 
 # api/audit/migrations/env.py's MIGRATION_LOCK_KEY (that module runs only under Alembic).

@@ -43,6 +43,7 @@ CONTRACT_FIELDS = [
     "attempted_fallbacks",
     "cache_hit",
     "route_policy",  # issue 18: the routing policy rule that chose the model or refused
+    "orchestration_tasks",  # wave 2 (contract section 12): the tasks of the orchestration's plan
 ]
 SECRET = "my card number is 4111 1111 1111 1111"
 

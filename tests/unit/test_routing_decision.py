@@ -126,3 +126,18 @@ def test_a_bare_custom_prefix_is_a_400_too():
 
 def test_identical_inputs_give_identical_decisions():
     assert decide(body(), "reasoning", POLICY) == decide(body(), "reasoning", POLICY)
+
+
+def test_the_orchestrate_prefix_picks_orchestration_only_while_it_is_enabled():
+    enabled = RoutingPolicy(orchestrate_prefix="orchestrate/")
+    assert decide({**body(), "model": "orchestrate/gpt-4o"}, None, enabled) == RoutingDecision(
+        RoutePath.ORCHESTRATION, "model_orchestration", "gpt-4o"
+    )
+    # the header still wins, and tier 1 beats both
+    assert decide({**body(), "model": "orchestrate/gpt-4o"}, "passthrough", enabled).reason == "header_passthrough"
+    with_tools = {**body(tools=[{"type": "function", "function": {"name": "f"}}]), "model": "orchestrate/gpt-4o"}
+    assert decide(with_tools, None, enabled).reason == "tools_present"
+    # disabled (the default policy): a plain model name, as before
+    assert decide({**body(), "model": "orchestrate/gpt-4o"}, None, POLICY) == RoutingDecision(
+        RoutePath.PASSTHROUGH, "default", "orchestrate/gpt-4o"
+    )

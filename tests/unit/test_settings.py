@@ -76,6 +76,10 @@ def test_routing_mode_is_normalised(monkeypatch, mode):
         ("DATABASE_URL", "postgresql+psycopg2://localhost/audit"),
         ("DATABASE_URL", "sqlite+aiosqlite://"),
         ("DATABASE_URL", "not a url"),
+        ("ORCHESTRATION_MAX_TASKS", "0"),
+        ("ORCHESTRATION_MAX_PARALLEL", "0"),
+        ("ORCHESTRATION_TASK_TIMEOUT_SECONDS", "0"),
+        ("ORCHESTRATION_ENABLED", "maybe"),
     ],
 )
 def test_bad_values_fail_at_start_up(monkeypatch, key, value):
@@ -155,3 +159,11 @@ def test_migrations_need_only_the_audit_settings(monkeypatch):
     monkeypatch.delenv("API_TOKENS", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://db/audit")
     assert AuditSettings(_env_file=None).database_url.get_secret_value() == "postgresql+asyncpg://db/audit"
+
+
+def test_orchestration_is_off_by_default_and_its_agents_file_optional(monkeypatch):
+    settings = make(monkeypatch, LLM_API_KEY="sk-x", API_TOKENS="t", ORCHESTRATION_AGENTS_CONFIG="")
+    assert settings.orchestration_enabled is False
+    assert settings.orchestration_agents_config is None  # compose passes it blank
+    assert (settings.orchestration_max_tasks, settings.orchestration_max_parallel) == (8, 4)
+    assert settings.orchestrate_model_prefix == "orchestrate/"

@@ -76,7 +76,9 @@ class ReasoningAgent:
         by_name = {tool.name: tool for tool in available}
         history: list[CompletedStep] = []
         stop_reason: StopReason = "max_iterations"
-        call.record.reasoning_steps, call.record.tool_calls = 0, 0
+        # Added to, not set: the orchestrator runs several agents on one request's record.
+        record = call.record
+        record.reasoning_steps, record.tool_calls = record.reasoning_steps or 0, record.tool_calls or 0
 
         with self.tracing.span("reasoning agent", AGENT) as agent_span:
             self.tracing.set_input(agent_span, conversation)
@@ -96,11 +98,11 @@ class ReasoningAgent:
                     if step.wants_tools:
                         yield events.tool_execution_start(iteration, step)
                         results = await self.tools.run(step.tools_to_use, step.concurrent_execution, by_name)
-                        call.record.tool_calls += len(results)
+                        record.tool_calls += len(results)
                         yield events.tool_result(iteration, results)
                     yield events.iteration_complete(iteration, had_tools=bool(results))
                 history.append(CompletedStep(iteration, step, results))
-                call.record.reasoning_steps = len(history)
+                record.reasoning_steps += 1
                 if step.next_action == "finished":
                     stop_reason = "finished"
                     break

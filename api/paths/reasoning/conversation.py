@@ -67,12 +67,14 @@ def step_messages(
     return messages
 
 
-def retry_messages(messages: list[Message], invalid_reply: str, problem: str) -> list[Message]:
-    """The same step asked again, showing the model its invalid reply and what was wrong."""
+def retry_messages(
+    messages: list[Message], invalid_reply: str, problem: str, prompt: str = "reasoning_retry"
+) -> list[Message]:
+    """The same call asked again (a step, a plan), showing the model its invalid reply and what was wrong."""
     return [
         *messages,
         {"role": "assistant", "content": invalid_reply},
-        {"role": "user", "content": render("reasoning_retry", error=problem)},
+        {"role": "user", "content": render(prompt, error=problem)},
     ]
 
 

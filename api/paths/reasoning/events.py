@@ -9,7 +9,7 @@ paragraph). Pure functions only: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import orjson
 
@@ -31,6 +31,10 @@ RESULT_PREVIEW_CHARS = 300
 
 @dataclass(frozen=True, slots=True)
 class ReasoningEvent:
+    # Where the event goes on the wire: `delta.reasoning_event`, `message.reasoning_events`.
+    WIRE_KEY: ClassVar[str] = "reasoning_event"
+    LIST_KEY: ClassVar[str] = "reasoning_events"
+
     type: EventType
     step_iteration: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -48,6 +52,9 @@ class ReasoningEvent:
         if self.error is not None:
             out["error"] = self.error
         return out
+
+    def text(self) -> str:
+        return reasoning_text(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,15 +29,27 @@ _FAILURES = (openai.APIError, httpx2.HTTPError)
 
 
 class AgentLLM:
-    def __init__(self, llm: AsyncOpenAI, tracing: Tracing, deadline: AnswerDeadline) -> None:
+    def __init__(
+        self,
+        llm: AsyncOpenAI,
+        tracing: Tracing,
+        deadline: AnswerDeadline,
+        component: str = COMPONENT,
+        *,
+        answers_request: bool = True,
+    ) -> None:
         self.llm = llm
         self.tracing = tracing
         self.deadline = deadline
+        self.component = component  # `metadata.component` of every call (the orchestrator has its own)
+        # The streamed answer is the request's own (the request span's output); not so for
+        # an orchestration task's answer, which only feeds the orchestrator's.
+        self.answers_request = answers_request
 
     async def complete(self, call: ChatCall, messages: list[Message], params: dict[str, Any], name: str) -> str:
         """A non-streamed call; returns the reply text."""
         request = {"model": call.body["model"], "messages": messages, **params}
-        with self.tracing.llm_span(COMPONENT, request, name) as span:
+        with self.tracing.llm_span(self.component, request, name) as span:
             started = time.perf_counter()
             try:
                 with self.deadline.bound():
@@ -64,7 +76,9 @@ class AgentLLM:
     ) -> AsyncIterator[tuple[str, str | None]]:
         """A streamed call, the request's answer; yields (text, finish_reason) as it arrives."""
         request = {"model": call.body["model"], "messages": messages, **params}
-        with self.tracing.llm_span(COMPONENT, {**request, "stream": True}, name, answers_request=True) as span:
+        with self.tracing.llm_span(
+            self.component, {**request, "stream": True}, name, answers_request=self.answers_request
+        ) as span:
             started = time.perf_counter()
             answer: list[str] = []
             usage_seen = False

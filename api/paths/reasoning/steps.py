@@ -7,16 +7,17 @@ second invalid reply is a `StepFailed`, which ends the loop with `stop_reason: s
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from api.paths.base import ChatCall
 from api.paths.reasoning.conversation import STEP_SAMPLING, Message, retry_messages, sampling
 from api.paths.reasoning.llm import AgentLLM
 from api.paths.reasoning.schema import ReasoningStep, step_response_format
 
+_Model = TypeVar("_Model", bound=BaseModel)
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 
 
@@ -30,6 +31,11 @@ class StepFailed(Exception):
 
 def parse_step(reply: str) -> ReasoningStep:
     """Parse and validate a step; tolerant of a Markdown code fence around the JSON."""
+    return parse_reply(reply, ReasoningStep, "step")
+
+
+def parse_reply(reply: str, schema: type[_Model], what: str) -> _Model:
+    """Parse and validate a structured reply (a step, a plan); tolerant of a code fence."""
     text = reply.strip()
     fenced = _FENCE.match(text)
     if fenced:
@@ -39,10 +45,10 @@ def parse_step(reply: str) -> ReasoningStep:
     except orjson.JSONDecodeError as exc:
         raise StepInvalid(f"the reply is not JSON ({exc})") from exc
     try:
-        return ReasoningStep.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'step'}: {e['msg']}" for e in exc.errors())
-        raise StepInvalid(f"the JSON does not match the step schema ({problems})") from exc
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}" for e in exc.errors())
+        raise StepInvalid(f"the JSON does not match the {what} schema ({problems})") from exc
 
 
 class StepGenerator:

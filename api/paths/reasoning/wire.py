@@ -1,4 +1,4 @@
-"""Chunks and completions of the reasoning path in the OpenAI wire format (pure).
+"""Chunks and completions of the agent paths (reasoning, orchestration) in the OpenAI wire format (pure).
 
 All chunks of one answer share `id`, `created` and `model`; the first carries
 `delta.role = "assistant"`.
@@ -7,12 +7,22 @@ All chunks of one answer share `id`, `created` and `model`; the first carries
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import orjson
 
-from api.paths.reasoning.events import ReasoningEvent, reasoning_text
+
+class WireEvent(Protocol):
+    """An agent's event as the wire carries it: reasoning events, orchestration events."""
+
+    WIRE_KEY: ClassVar[str]  # the delta field of a chunk (`reasoning_event`)
+    LIST_KEY: ClassVar[str]  # the message field of a whole answer (`reasoning_events`)
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+    def text(self) -> str: ...
 
 
 def new_completion_id() -> str:
@@ -28,8 +38,8 @@ class ChunkWriter:
     model: str
     _first: bool = True
 
-    def event(self, event: ReasoningEvent) -> bytes:
-        return self._chunk({"reasoning_event": event.as_dict(), "reasoning_content": reasoning_text(event)})
+    def event(self, event: WireEvent) -> bytes:
+        return self._chunk({event.WIRE_KEY: event.as_dict(), "reasoning_content": event.text()})
 
     def content(self, text: str) -> bytes:
         return self._chunk({"content": text})
@@ -61,16 +71,17 @@ def completion(
     created: int,
     model: str,
     answer: str,
-    events: list[ReasoningEvent],
+    events: Sequence[WireEvent],
     finish_reason: str,
     usage: dict[str, int],
+    list_key: str = "reasoning_events",
 ) -> bytes:
-    """A non-streamed reasoning answer: steps in `reasoning_content` and `reasoning_events`."""
+    """A non-streamed answer: steps in `reasoning_content` and the events under `list_key`."""
     message = {
         "role": "assistant",
         "content": answer,
-        "reasoning_content": "".join(reasoning_text(e) for e in events),
-        "reasoning_events": [e.as_dict() for e in events],
+        "reasoning_content": "".join(e.text() for e in events),
+        list_key: [e.as_dict() for e in events],
     }
     return orjson.dumps(
         {

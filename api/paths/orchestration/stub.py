@@ -1,4 +1,4 @@
-"""Orchestration: a real `ChatPath` that answers 501 until multi-agent work lands."""
+"""The design card's stub: with ORCHESTRATION_ENABLED=false every orchestration request is a 501."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from api.errors import NotImplementedPathError
 from api.paths.base import ChatCall, PathResult
 
 
-class OrchestrationPath:
+class OrchestrationStub:
     async def run(self, call: ChatCall) -> PathResult:
         raise NotImplementedPathError(
             "The orchestration path is not implemented yet; use passthrough or reasoning "
