@@ -16,12 +16,12 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-import yaml
 
 from api.routing.decision import RoutePath
 from api.routing.decision_cache import DecisionCache
 from api.shared_state import SharedState, redis_client
 from tests.conftest import OPS_HEADERS, Gateway
+from tests.integration.test_client_limits import write_clients
 from tests.support.redis_keys import TEST_REDIS_URL, redis_namespace
 from tests.support.tcp_forwarder import TcpForwarder
 
@@ -105,18 +105,11 @@ async def test_without_redis_each_replica_decides_alone_and_keeps_its_decision(
         await cache.state.close()
 
 
-def limited_clients(tmp_path: Path, rpm: int) -> tuple[dict[str, str], str]:
-    token = f"tok-{uuid.uuid4().hex[:8]}"
-    path = tmp_path / "clients.yaml"
-    entries = [{"name": "limited", "token_env": "LIMITED_TOKEN", "limits": {"requests_per_minute": rpm}}]
-    path.write_text(yaml.safe_dump({"clients": entries}))
-    return {"clients_config": str(path), "limited_token": token}, token
-
-
 async def test_a_gateway_whose_redis_goes_away_keeps_answering_and_says_degraded(
     launch_gateway: Callable[..., Gateway], tmp_path: Path, namespace: str, redis_forwarder: TcpForwarder
 ) -> None:
-    overrides, token = limited_clients(tmp_path, rpm=1000)
+    overrides, tokens = write_clients(tmp_path, limited={"requests_per_minute": 1000})
+    token = tokens["limited"]
     gateway = launch_gateway(
         redis_url=f"redis://127.0.0.1:{redis_forwarder.port}/13", rate_limit_namespace=namespace, **overrides
     )
