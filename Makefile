@@ -153,7 +153,7 @@ litellm_reset: ## DESTRUCTIVE: delete LiteLLM's database (every key, all usage) 
 # ---- quality ------------------------------------------------------------------------
 
 .PHONY: test
-test: install install-litellm install-browser ## Run every test but the Phoenix e2e ones (unit, integration, browser, reliability); prints the figures of those that print them
+test: install install-litellm install-browser bench-tools ## Run every test but the Phoenix e2e ones (unit, integration, browser, reliability; nginx for the replicas test); prints the figures of those that print them
 	$(VENV)/bin/pytest -m "not phoenix" -raP
 
 .PHONY: test-e2e
@@ -165,7 +165,7 @@ test-unit: install ## Run the unit tests only (no servers)
 	$(VENV)/bin/pytest tests/unit
 
 .PHONY: bench-tools
-bench-tools: ## Install the load generator and static upstream (Debian wrk, nginx-light) when missing
+bench-tools: ## Install the load generator and nginx (Debian wrk, nginx-light; the bench's upstream, the replicas test's load balancer) when missing
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 		echo "installing wrk and nginx-light from Debian's packages"; \
 		apt-get install -y -q wrk nginx-light >/dev/null || { echo "error: could not install wrk/nginx-light (need root and apt)"; exit 1; }; \

@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import TOKEN, Gateway
 from tests.support.databases import TestDatabase, via
-from tests.support.load import LoadResult, run_load
+from tests.support.load import LoadResult, run_load, until_answered
 from tests.support.tcp_forwarder import TcpForwarder
 from tests.support.waiting import until_equal
 
@@ -50,14 +50,6 @@ def start_load(
     headers = {**AUTH, **(headers or {})}
     load = run_load(url, body_for, requests=requests, concurrency=CONCURRENCY, headers=headers, result=result)
     return asyncio.create_task(load)
-
-
-async def until_answered(result: LoadResult, count: int) -> None:
-    """Wait until the load has `count` complete answers (or fail with its figures)."""
-    try:
-        await until_equal(lambda: result.complete >= count, True)
-    except AssertionError:
-        raise AssertionError(f"fewer than {count} complete answers: {result.summary()}") from None
 
 
 def journal_lines(workdir: Path, slot: int | None = None) -> int:

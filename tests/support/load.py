@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.waiting import until_equal
+
 
 @dataclass
 class LoadResult:
@@ -33,6 +35,8 @@ class LoadResult:
     request_ids: list[str] = field(default_factory=list)
     #: The gateway's X-Request-Id of every answer, complete or not.
     answered_ids: list[str] = field(default_factory=list)
+    #: The headers of every answer, in the order they arrived (e.g. which replica a load balancer chose).
+    answer_headers: list[httpx.Headers] = field(default_factory=list)
     #: The OpenAI error code of each answer that carried one (an error body, or a stream's last event).
     error_codes: Counter[str] = field(default_factory=Counter)
 
@@ -91,6 +95,7 @@ async def run_load(
             result.latencies_ms.append((time.perf_counter() - started) * 1000)
             result.statuses[response.status_code] += 1
             result.answered_ids.append(response.headers.get("x-request-id", ""))
+            result.answer_headers.append(response.headers)
             code = _error_code(payload)
             if code is not None:
                 result.error_codes[code] += 1
@@ -101,6 +106,14 @@ async def run_load(
     async with httpx.AsyncClient(timeout=request_timeout, limits=limits) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return result
+
+
+async def until_answered(result: LoadResult, count: int) -> None:
+    """Wait until the load has `count` complete answers (or fail with its figures)."""
+    try:
+        await until_equal(lambda: result.complete >= count, True)
+    except AssertionError:
+        raise AssertionError(f"fewer than {count} complete answers: {result.summary()}") from None
 
 
 def _error_code(payload: bytes) -> str | None:
