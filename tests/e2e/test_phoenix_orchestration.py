@@ -103,7 +103,8 @@ def test_an_orchestration_is_one_tree_from_the_agent_span_through_tasks_and_reas
         # The task's tool call sits in a step of that task's reasoning agent.
         tool = named[f"tool {tool_name}"]
         assert tool["span_kind"] == "TOOL"
-        assert parent(tool)["name"] == "step 1" and parent(parent(tool)) is agent
+        assert parent(tool)["name"] == "step 1"
+        assert parent(parent(tool)) is agent
 
         # Each LLM call of the task (its steps, its answer) is under its reasoning agent.
         def under_agent(span: dict, agent_id: str = agent["context"]["span_id"]) -> bool:

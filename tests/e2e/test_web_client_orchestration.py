@@ -5,6 +5,7 @@ mcp-server-time (stdio) as its tools. Screenshots: web-client-orchestration{,-fa
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -87,7 +88,8 @@ def test_parallel_tasks_show_side_by_side_with_their_results_then_the_answer(pag
     # Side by side on a desktop: the same row, two columns.
     one, two = weather.bounding_box(), stock.bounding_box()
     print(f"desktop task cards: t1 {one}, t2 {two}")
-    assert abs(one["y"] - two["y"]) < 1 and two["x"] >= one["x"] + one["width"]
+    assert abs(one["y"] - two["y"]) < 1
+    assert two["x"] >= one["x"] + one["width"]
 
     # The answer (the fake model joins the task results it was given), below the cards.
     answer = turn.get_by_test_id("answer")
@@ -140,8 +142,9 @@ def test_on_a_phone_the_task_cards_stack_and_the_page_fits(page, orch_web_client
 
     boxes = [task_card(turn, t).bounding_box() for t in ("t1", "t2", "t3")]
     print(f"phone task cards: {boxes}")
-    for upper, lower in zip(boxes, boxes[1:], strict=False):
-        assert abs(upper["x"] - lower["x"]) < 1 and lower["y"] >= upper["y"] + upper["height"]  # stacked
+    for upper, lower in itertools.pairwise(boxes):  # stacked
+        assert abs(upper["x"] - lower["x"]) < 1
+        assert lower["y"] >= upper["y"] + upper["height"]
         assert upper["x"] + upper["width"] <= PHONE["width"]
     summary = task_card(turn, "t1").locator("summary").bounding_box()
     assert summary["height"] >= 44  # a card folds with a tap
