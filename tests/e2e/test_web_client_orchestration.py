@@ -151,3 +151,22 @@ def test_on_a_phone_the_task_cards_stack_and_the_page_fits(page, orch_web_client
     assert_fits(page, "phone, orchestration")
     turn.evaluate("turn => turn.scrollIntoView({ block: 'start' })")  # the plan and the first cards in the picture
     page.screenshot(path=ARTIFACTS / "web-client-orchestration-phone.png", full_page=True)
+
+
+def test_stop_mid_orchestration_leaves_no_task_running(page, orch_web_client):
+    # Both tasks call the demo server's 30 s slow_operation: they are running when Stop is pressed.
+    turn = ask(page, orch_web_client, "slow", "Run two slow things.")
+    cards = turn.get_by_test_id("task-card")
+    expect(cards).to_have_count(2)
+    for card in (task_card(turn, "t1"), task_card(turn, "t2")):
+        expect(card).to_have_attribute("data-state", "running")
+        expect(card.get_by_test_id("task-updates")).to_contain_text("slow_operation")
+
+    page.get_by_test_id("stop").click()
+
+    expect(turn).to_have_attribute("data-state", "stopped")
+    for card in (task_card(turn, "t1"), task_card(turn, "t2")):
+        expect(card).to_have_attribute("data-state", "stopped")
+        expect(card.get_by_test_id("step-status")).to_have_text("stopped")
+    expect(turn.get_by_test_id("orchestration-summary")).to_have_text("· stopped")
+    expect(turn.get_by_test_id("stopped")).to_be_visible()
