@@ -170,3 +170,39 @@ def test_stop_mid_orchestration_leaves_no_task_running(page, orch_web_client):
         expect(card.get_by_test_id("step-status")).to_have_text("stopped")
     expect(turn.get_by_test_id("orchestration-summary")).to_have_text("· stopped")
     expect(turn.get_by_test_id("stopped")).to_be_visible()
+
+
+def test_events_before_the_plan_unknown_events_and_an_orchestration_error_still_render(page, orch_web_client):
+    page.goto(orch_web_client.url)
+    expect(page.get_by_test_id("models-status")).to_contain_text("models from the gateway")
+    shown = page.evaluate(
+        """async () => {
+            const { OrchestrationView } = await import("/static/orchestration.js");
+            const turn = document.getElementById("assistant-turn").content.firstElementChild.cloneNode(true);
+            document.body.append(turn);
+            const view = new OrchestrationView(turn.querySelector(".orchestration"));
+            view.apply({ type: "something_new", metadata: {} });
+            view.apply({ type: "task_update", task_id: "x", agent: "remote", metadata: { message: "working" } });
+            view.apply({ type: "error", metadata: {}, error: { message: "the plan was invalid twice", type: "step_error" } });
+            view.apply({ type: "orchestration_complete", metadata: {
+                total_tasks: 0, failed_tasks: 0, skipped_tasks: 0, stop_reason: "step_error" } });
+            view.settle(null);
+            const card = turn.querySelector("[data-testid=task-card]");
+            return {
+                hidden: turn.querySelector("[data-testid=orchestration]").hidden,
+                task: card.dataset.task,
+                agent: card.querySelector("[data-testid=task-agent]").textContent,
+                update: card.querySelector("[data-testid=task-update]").textContent,
+                error: turn.querySelector("[data-testid=orchestration-error]").textContent,
+                summary: turn.querySelector("[data-testid=orchestration-summary]").textContent,
+            };
+        }"""
+    )
+    assert shown == {
+        "hidden": False,
+        "task": "x",
+        "agent": "agent: remote",
+        "update": "working",
+        "error": "Error: the plan was invalid twice",
+        "summary": "· 0 tasks, step error",
+    }
