@@ -183,7 +183,8 @@ def test_events_before_the_plan_unknown_events_and_an_orchestration_error_still_
             const view = new OrchestrationView(turn.querySelector(".orchestration"));
             view.apply({ type: "something_new", metadata: {} });
             view.apply({ type: "task_update", task_id: "x", agent: "remote", metadata: { message: "working" } });
-            view.apply({ type: "error", metadata: {}, error: { message: "the plan was invalid twice", type: "step_error" } });
+            const problem = { message: "the plan was invalid twice", type: "step_error" };
+            view.apply({ type: "error", metadata: {}, error: problem });
             view.apply({ type: "orchestration_complete", metadata: {
                 total_tasks: 0, failed_tasks: 0, skipped_tasks: 0, stop_reason: "step_error" } });
             view.settle(null);
