@@ -16,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.orchestration_overhead import markdown_section as orchestration_section
+
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 GOAL_SHARE_OF_BARE = 0.8
 GOAL_ADDED_P50_MS = 2.0
@@ -108,6 +110,7 @@ def markdown(results: dict) -> str:
         lines.append(
             f"| {key} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['cpu_s_per_1k']:.2f} |"
         )
+    lines += orchestration_section(results)
     lines += audit_section(results)
     lines += ["", "### Against the goals", ""] + [f"- {check}" for check in goal_checks(results)]
     return "\n".join(lines)

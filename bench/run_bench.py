@@ -18,6 +18,7 @@ Configurations, measured interleaved (each round visits every one) so machine dr
   6 bare hop      → upstream
   7w1 / 7w2       gateway → upstream, `--workers 1` / `--workers 2` (highest concurrency only)
 
+the orchestrator's own CPU per request on the fake model's gateway (bench/orchestration_overhead.py),
 and, once the servers are stopped, the audit rows per second one Postgres takes (bench/audit_rate.py).
 
     python bench/run_bench.py            full run (under 10 minutes on 2 cores), writes docs/benchmarks.*
@@ -55,6 +56,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import orchestration_overhead  # noqa: E402
 from bench.audit_rate import measure as measure_audit_rate  # noqa: E402
 from bench.report import write_report  # noqa: E402
 from tests.support.processes import ServerProcess, free_port  # noqa: E402
@@ -535,7 +537,12 @@ def launch_servers(stack: Stack, *, one_litellm: bool = False) -> Servers:
             "gateway-fake",
             fake_upstream,
             "unused",
-            {"LLM_MAX_CONNECTIONS": "600", "MCP_SERVERS_CONFIG": str(config), **tracing},
+            {
+                "LLM_MAX_CONNECTIONS": "600",
+                "MCP_SERVERS_CONFIG": str(config),
+                **tracing,
+                "ORCHESTRATION_ENABLED": "true",
+            },
         ),
         bare_fake=stack.bare_hop("bare-hop-fake", fake_upstream),
         limits_memory=stack.limited_gateway("gateway-limits-memory", upstream, tracing),
@@ -840,6 +847,11 @@ def main() -> int:
         progress("throughput measured")
         streaming = streaming_phase(servers, profile, cache)
         progress("streams, memory and reasoning measured")
+        fake_gateway = servers.gateway_fake  # its MCP tools are up: the reasoning runs waited for them
+        orchestration = orchestration_overhead.measure(
+            fake_gateway.url, TOKEN, lambda: cpu_seconds([fake_gateway]), orchestration_overhead.profile(args.quick)
+        )
+        progress("orchestration measured")
         cache_check = cache.verified(stack.cache_namespace)  # before the stop deletes the entries
     finally:
         stack.stop()
@@ -856,6 +868,7 @@ def main() -> int:
         **streaming,
         "cache_check": cache_check,
         "audit_rate": audit,
+        "orchestration": orchestration,
     }
     write_report(results, profile.out_dir)
     print(f"benchmark done in {results['elapsed_s']} s; report in {profile.out_dir}")

@@ -15,7 +15,7 @@ from web_client import access
 from web_client.chat import ChatRelay
 from web_client.config import WebClientSettings
 from web_client.gateway import build_gateway_client
-from web_client.routes import STATIC_DIR, PageHeaders, health, index, list_models, page_config
+from web_client.routes import STATIC_DIR, PageHeaders, health, index, list_models, list_paths, page_config
 
 
 def create_app(settings: WebClientSettings | None = None) -> Starlette:
@@ -43,6 +43,7 @@ def create_app(settings: WebClientSettings | None = None) -> Starlette:
         Route("/api/logout", access.logout, methods=["POST"]),
         Route("/api/config", page_config),
         Route("/api/models", list_models),
+        Route("/api/paths", list_paths),
         Route("/api/chat", ChatRelay(), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

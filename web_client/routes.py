@@ -1,4 +1,4 @@
-"""The page and the small JSON endpoints it reads: health, its configuration, the model list."""
+"""The page and the small JSON endpoints it reads: health, its configuration, the model list, the paths."""
 
 from __future__ import annotations
 
@@ -72,3 +72,14 @@ async def list_models(request: Request) -> Response:
     except (openai.APIStatusError, openai.APIConnectionError) as exc:
         return error_response(exc, request.state.settings.gateway_url)
     return JSONResponse({"data": [model.id for model in page.data]})
+
+
+async def list_paths(request: Request) -> Response:
+    """Each path's state from the gateway's `/v1/routes` (`enabled`, `not_implemented`), for the mode picker."""
+    gateway: openai.AsyncOpenAI = request.state.gateway
+    try:
+        policy = await gateway.get("/routes", cast_to=object)
+    except (openai.APIStatusError, openai.APIConnectionError) as exc:
+        return error_response(exc, request.state.settings.gateway_url)
+    paths = policy.get("paths") if isinstance(policy, dict) else None
+    return JSONResponse({"paths": paths if isinstance(paths, dict) else {}})

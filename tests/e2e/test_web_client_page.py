@@ -269,6 +269,10 @@ def test_a_reasoning_request_shows_thinking_at_once_before_its_first_step(page, 
 
 def test_orchestration_shows_the_501_message(page, web_client):
     open_chat(page, web_client, mode="orchestration", model="gpt-4o")
+    # This gateway's /v1/routes has orchestration off: the picker says so before anyone asks.
+    option = page.get_by_test_id("routing-mode").locator("option[value=orchestration]")
+    expect(option).to_have_attribute("data-path", "not_implemented")
+    expect(option).to_have_text("orchestration (off here: 501)")
     turn = send(page, "Plan a trip with several agents")
 
     expect(turn).to_have_attribute("data-state", "error")
@@ -277,6 +281,7 @@ def test_orchestration_shows_the_501_message(page, web_client):
     expect(error).to_contain_text("The orchestration path is not implemented yet")
     expect(turn.get_by_test_id("routing-path")).to_have_text("orchestration")
     expect(turn.get_by_test_id("routing-reason")).to_have_text("header_orchestration")
+    expect(turn.get_by_test_id("orchestration")).to_be_hidden()  # no plan came
     expect(page.get_by_test_id("send")).to_be_visible()
 
 

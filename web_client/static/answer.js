@@ -1,8 +1,9 @@
-// One assistant answer on the page: the routing line, the reasoning cards, the streamed
+// One assistant answer on the page: the routing line, the reasoning or orchestration cards, the streamed
 // Markdown answer, and what ended it (done, stopped, error).
 import { el } from "./dom.js";
 import { usageText } from "./history.js";
 import { renderMarkdown } from "./markdown.js";
+import { OrchestrationView } from "./orchestration.js";
 import { ReasoningView } from "./reasoning.js";
 
 /** What the page shows about an answer, from the gateway's response headers. */
@@ -34,12 +35,14 @@ export class AnswerView {
   constructor(node, phoenixUrl) {
     this.node = node;
     this.phoenixUrl = phoenixUrl;
-    this.reasoning = new ReasoningView(node.querySelector(".reasoning"));
+    this.reasoning = new ReasoningView(node.querySelector(".reasoning:not(.orchestration)"));
+    this.orchestration = new OrchestrationView(node.querySelector(".orchestration"));
     this.answer = node.querySelector(".answer");
     this.thinking = node.querySelector(".thinking");
     this.text = "";
     this.meta = null; // the fields of the meta line, kept with the conversation
     this.events = []; // the reasoning events, replayed when a stored conversation is shown again
+    this.orchestrationEvents = []; // the same for the orchestration events
     this.usage = null; // the stream's last chunk's usage (stream_options.include_usage)
     this.errorText = null;
     this.failed = false;
@@ -69,7 +72,7 @@ export class AnswerView {
     meta.append(chip);
   }
 
-  /** Apply one decoded stream event: a chunk (reasoning event, thinking, answer text) or an error. */
+  /** Apply one decoded stream event: a chunk (reasoning or orchestration event, thinking, answer text) or an error. */
   applyChunk(chunk) {
     if (chunk.error) {
       const error = chunk.error;
@@ -78,11 +81,14 @@ export class AnswerView {
     }
     if (chunk.usage) this.showUsage(chunk.usage);
     const delta = chunk.choices?.[0]?.delta ?? {};
-    if (delta.reasoning_event) {
+    // A structured event's reasoning_content is the same event as text: the cards show it.
+    if (delta.orchestration_event) {
+      this.orchestrationEvents.push(delta.orchestration_event);
+      this.orchestration.apply(delta.orchestration_event);
+    } else if (delta.reasoning_event) {
       this.events.push(delta.reasoning_event);
       this.reasoning.apply(delta.reasoning_event);
-    }
-    else if (delta.reasoning_content) this.addThinking(delta.reasoning_content);
+    } else if (delta.reasoning_content) this.addThinking(delta.reasoning_content);
     if (delta.content) {
       this.text += delta.content;
       this.scheduleRender();
@@ -117,7 +123,9 @@ export class AnswerView {
   /** The answer ended: "done", "stopped" or "error". */
   finish(state) {
     this.render();
-    this.reasoning.settle({ done: null, stopped: "stopped", error: "interrupted" }[state]);
+    const label = { done: null, stopped: "stopped", error: "interrupted" }[state];
+    this.reasoning.settle(label);
+    this.orchestration.settle(label);
     this.node.dataset.state = state;
     this.node.querySelector(".meta .pending")?.remove();
     this.node.querySelector(".note").hidden = state !== "stopped";

@@ -36,6 +36,7 @@ async function start() {
   $("logout").hidden = session.open;
   loadConfig();
   loadModels();
+  loadPaths();
 }
 
 function showLogin() {
@@ -139,6 +140,19 @@ async function loadModels() {
   }
 }
 
+/** Say in the mode picker when the gateway's /v1/routes has orchestration off (it answers 501 then). */
+async function loadPaths() {
+  const option = $("routing-mode").querySelector("option[value=orchestration]");
+  try {
+    const { paths } = await getJson("/api/paths");
+    const state = paths.orchestration;
+    option.dataset.path = state ?? "unknown";
+    if (state && state !== "enabled") option.textContent = "orchestration (off here: 501)";
+  } catch {
+    // An older gateway or a refused scope: the picker stays as it is; a request says what happens.
+  }
+}
+
 /** The chosen mode, model, temperature and system prompt, as they were last time. */
 function restoreSettings() {
   const saved = store.loadSettings();
@@ -176,6 +190,7 @@ function restoreAnswer(turn) {
   const answer = appendAnswer(turn.clientRequestId ?? "");
   if (turn.meta) answer.restoreMeta(turn.meta);
   for (const event of turn.events ?? []) answer.reasoning.apply(event);
+  for (const event of turn.orchestrationEvents ?? []) answer.orchestration.apply(event);
   answer.text = turn.content ?? "";
   if (turn.usage) answer.showUsage(turn.usage);
   if (turn.error) answer.fail(turn.error);
@@ -289,6 +304,7 @@ async function send() {
   let ended = "error";
   // The agent answers nothing until its first step is planned: show that it is at work.
   if (request.routing_mode === "reasoning" || request.model.startsWith("reasoning/")) answer.reasoning.expect();
+  else if (request.routing_mode === "orchestration" || request.model.startsWith("orchestrate/")) answer.orchestration.expect();
   state.controller = new AbortController();
   setBusy(true);
   try {
@@ -318,6 +334,7 @@ async function send() {
       clientRequestId: request.request_id,
       meta: answer.meta,
       events: answer.events,
+      ...(answer.orchestrationEvents.length ? { orchestrationEvents: answer.orchestrationEvents } : {}),
       usage: answer.usage,
       error: answer.errorText,
     });

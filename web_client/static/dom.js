@@ -30,3 +30,28 @@ export function shortJson(value, maxLength = 70) {
   const oneLine = JSON.stringify(value, null, 1).replace(/\n\s*/g, " ");
   return oneLine.length <= maxLength ? oneLine : prettyJson(value);
 }
+
+/**
+ * A collapsible status card (`<details class="step">`): a title and a status line in its
+ * summary, a `.step-body` below. The reasoning steps and the orchestration tasks are both
+ * these cards; `data-state` (app.css) colours the edge: done, failed, stopped, skipped.
+ */
+export function statusCard(attributes, title, status) {
+  return el(
+    "details",
+    { class: "step", open: true, ...attributes },
+    el(
+      "summary",
+      {},
+      el("span", { class: "step-title", text: title }),
+      el("span", { class: "step-status", "data-testid": "step-status", text: status }),
+    ),
+    el("div", { class: "step-body" }),
+  );
+}
+
+/** Set a status card's state (its `data-state`) and the text of its status line. */
+export function setCardState(card, state, label) {
+  card.dataset.state = state;
+  card.querySelector(".step-status").textContent = label;
+}

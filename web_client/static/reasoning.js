@@ -1,7 +1,7 @@
 // The reasoning of one answer: each `reasoning_event` of the stream (README, "Reasoning mode")
 // updates a card per step: the thought, the tools planned with their arguments, and the
 // tool results (success or failure, time) as they arrive.
-import { el, prettyJson, shortJson } from "./dom.js";
+import { el, prettyJson, setCardState as setState, shortJson, statusCard } from "./dom.js";
 
 /** The step cards of one answer, inside its `<details class="reasoning">` section. */
 export class ReasoningView {
@@ -83,22 +83,7 @@ const RENDERERS = {
 };
 
 function stepCard(step) {
-  return el(
-    "details",
-    { class: "step", open: true, "data-testid": "step-card", "data-step": step, "data-state": "thinking" },
-    el(
-      "summary",
-      {},
-      el("span", { class: "step-title", text: `Step ${step}` }),
-      el("span", { class: "step-status", "data-testid": "step-status", text: "thinking…" }),
-    ),
-    el("div", { class: "step-body" }),
-  );
-}
-
-function setState(card, state, label) {
-  card.dataset.state = state;
-  card.querySelector(".step-status").textContent = label;
+  return statusCard({ "data-testid": "step-card", "data-step": step, "data-state": "thinking" }, `Step ${step}`, "thinking…");
 }
 
 function showPlan(card, meta) {
