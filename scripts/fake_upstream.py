@@ -474,9 +474,7 @@ PLAN_SCENARIOS: dict[str, list[dict[str, Any]]] = {
             ]
         }
     ],
-    "remote_hang": [
-        {"tasks": [task("t1", "What is the weather in Paris?"), task("t2", HANG_TASK, agent=DEMO_A2A)]}
-    ],
+    "remote_hang": [{"tasks": [task("t1", "What is the weather in Paris?"), task("t2", HANG_TASK, agent=DEMO_A2A)]}],
     "remote_failing": [
         {
             "tasks": [

@@ -1,4 +1,4 @@
-"""`GET /agents`: the agents orchestration can plan with (built-in and remote A2A), each one's state."""
+"""`GET /v1/agents`: the agents orchestration can plan with (built-in and remote A2A), each one's state."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from api.dependencies import Services
 router = APIRouter()
 
 
-@router.get("/agents", summary="Agents the orchestrator can hand tasks to (built-in and remote A2A), and their state")
+@router.get("/v1/agents", summary="Agents orchestration can hand tasks to (built-in and remote A2A), and their state")
 async def list_agents(services: Services) -> dict[str, Any]:
     # With ORCHESTRATION_ENABLED=false the registry is empty: there is nothing to plan with.
     return {
