@@ -5,6 +5,7 @@ and a third-party one (a pydantic-ai agent served by fasta2a, tests/support/pyda
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from pathlib import Path
@@ -13,12 +14,15 @@ import httpx
 import openai
 import pytest
 import yaml
+from opentelemetry.trace import format_span_id
 
 from tests.conftest import OPS_TOKEN, TOKEN, write_mcp_config
 from tests.integration.test_orchestration import ORCHESTRATION, ask, model, streamed, types
 from tests.support.mcp import wait_for_servers
 from tests.support.otlp_sink import OtlpSink
 from tests.support.processes import REPO, ServerProcess, free_port
+from tests.support.traced_app import TOKEN as TRACED_TOKEN
+from tests.support.traced_app import serve_traced, traced_settings
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 OPS = {"Authorization": f"Bearer {OPS_TOKEN}"}  # readiness details are for operators
@@ -299,6 +303,43 @@ def test_the_remote_agent_receives_the_gateways_trace(start_gateway, mcp_config,
         assert (version, traced) == ("00", trace_id)
         assert int(flags, 16) & 1  # sampled: the remote agent's spans are wanted
         assert parent != "0" * 16
+
+
+async def test_the_task_span_names_the_remote_agent_and_holds_the_a2a_call(fake_upstream, demo_mcp, demo_a2a, tmp_path):
+    mcp = write_mcp_config(tmp_path / "servers.yaml", {"name": "demo", "url": demo_mcp.url + "/mcp"})
+    agents = write_agents(tmp_path / "agents.yaml", {"name": "demo-a2a", "url": demo_a2a.url + CARD})
+    settings = traced_settings(
+        fake_upstream.base_url,
+        mcp_servers_config=str(mcp),
+        orchestration_enabled=True,
+        orchestration_agents_config=str(agents),
+    )
+    async with (
+        serve_traced(settings) as gateway,
+        httpx.AsyncClient(
+            base_url=gateway.url, headers={"Authorization": f"Bearer {TRACED_TOKEN}"}, timeout=30
+        ) as http,
+    ):
+        for _ in range(200):  # MCP and the agent card arrive in the background
+            if gateway.services.mcp.tools() and "demo-a2a" in gateway.services.agents.available():
+                break
+            await asyncio.sleep(0.05)
+        before = len(debug(demo_a2a, "requests"))
+        body = {"model": model("remote_parallel")[0], "messages": [{"role": "user", "content": "x"}]}
+        response = await http.post("/v1/chat/completions", json=body, headers=ORCHESTRATION)
+        assert response.status_code == 200, response.text
+        spans = await gateway.spans(response.headers["x-trace-id"])
+    named = {s.name: s for s in spans}
+    task, call = named["task t2"], named["a2a demo-a2a"]
+    a2a_task_id = task.attributes["gateway.orchestration.a2a_task_id"]
+    assert task.attributes["gateway.orchestration.remote_agent"] == "demo-a2a"
+    assert call.attributes["gateway.orchestration.a2a_task_id"] == a2a_task_id
+    assert format_span_id(call.parent.span_id) == format_span_id(task.context.span_id)
+    assert call.attributes["openinference.span.kind"] == "AGENT"
+    # The remote agent's parent span is the A2A call's: its spans nest under it.
+    (sent,) = [r for r in debug(demo_a2a, "requests")[before:] if r["method"] == "SendStreamingMessage"]
+    assert sent["traceparent"].split("-")[2] == format_span_id(call.context.span_id)
+    print(f"\ntask t2 span: remote agent demo-a2a, A2A task {a2a_task_id}; traceparent {sent['traceparent']}")
 
 
 def test_orchestration_off_lists_no_agents_and_still_answers_501(gateway):
