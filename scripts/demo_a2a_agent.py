@@ -1,6 +1,7 @@
 """The demo A2A agent: an a2a-sdk server with deterministic skills, no keys needed.
 
     python scripts/demo_a2a_agent.py --port 8002     # card at /.well-known/agent-card.json (DEMO_A2A_PORT)
+    python scripts/demo_a2a_agent.py --no-streaming  # its card says it cannot stream: message/send
 
 Skills (picked from the message text):
 - unit converter: "convert 10 km to miles" → "10 km = 6.2137 mi";
@@ -95,14 +96,14 @@ def reply(text: str) -> tuple[str, str]:
     return "research_notes", research(text)
 
 
-def agent_card(url: str) -> AgentCard:
+def agent_card(url: str, streaming: bool = True) -> AgentCard:
     return AgentCard(
         name="demo-a2a",
         description="a demo A2A agent: converts units (length, mass) and answers from its research notes "
         "on Tokyo, Paris, A2A, MCP and AAPL",
         version="1.0.0",
         supported_interfaces=[AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="1.0")],
-        capabilities=AgentCapabilities(streaming=True),
+        capabilities=AgentCapabilities(streaming=streaming),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
         skills=[
@@ -205,9 +206,9 @@ class RecordRequests:
         await self.app(scope, replay, send)
 
 
-def create_app(public_url: str) -> Starlette:
+def create_app(public_url: str, streaming: bool = True) -> Starlette:
     journal = Journal()
-    card = agent_card(public_url)
+    card = agent_card(public_url, streaming)
     handler = DefaultRequestHandler(
         agent_executor=DemoExecutor(journal), task_store=InMemoryTaskStore(), agent_card=card
     )
@@ -237,9 +238,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_A2A_PORT", "8002")))
+    parser.add_argument("--no-streaming", action="store_true", help="a card without capabilities.streaming")
     args = parser.parse_args()
     url = f"http://{args.host}:{args.port}/"
-    uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(url, not args.no_streaming), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

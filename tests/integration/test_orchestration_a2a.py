@@ -30,11 +30,10 @@ HEADERS = {**AUTH, **ORCHESTRATION}
 CARD = "/.well-known/agent-card.json"
 
 
-def start_a2a(logs_dir: Path, name: str, script: Path) -> ServerProcess:
+def start_a2a(logs_dir: Path, name: str, script: Path, *extra: str) -> ServerProcess:
     port = free_port()
-    return ServerProcess(
-        name, [sys.executable, str(script), "--port", str(port)], port, logs_dir / f"{name}.log"
-    ).start(CARD)
+    command = [sys.executable, str(script), "--port", str(port), *extra]
+    return ServerProcess(name, command, port, logs_dir / f"{name}.log").start(CARD)
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +212,27 @@ def test_a_third_party_a2a_server_runs_a_task(client, notes_ai, stream):
     assert done["t1"] == {**done["t1"], "success": True}
     assert done["t1"]["result"] == "Notes-AI: A2A lets agents hand each other tasks over JSON-RPC."
     assert answer == done["t1"]["result"]
+
+
+def test_an_agent_that_cannot_stream_gets_the_task_sent(start_gateway, mcp_config, logs_dir, tmp_path):
+    agent = start_a2a(logs_dir, "demo-a2a-unstreamed", REPO / "scripts" / "demo_a2a_agent.py", "--no-streaming")
+    try:
+        agents = write_agents(tmp_path / "agents.yaml", {"name": "demo-a2a", "url": agent.url + CARD})
+        gateway = start_orchestrating(start_gateway, mcp_config, agents, {"demo-a2a": "up"})
+        listing = {a["name"]: a for a in httpx.get(gateway.base_url + "/agents", headers=AUTH).json()["data"]}
+        assert listing["demo-a2a"]["streaming"] is False
+        client = openai.OpenAI(base_url=gateway.base_url, api_key=TOKEN, max_retries=0)
+        events, answer = run(client, model("remote_parallel")[0], stream=True)
+        assert results(events)["t2"]["result"] == "10 km = 6.2137 mi"
+        assert answer.endswith("10 km = 6.2137 mi")
+        assert [r["method"] for r in debug(agent, "requests")] == ["SendMessage"]
+    finally:
+        agent.stop()
+
+
+def test_the_routes_view_lists_the_agents_up(a2a_gateway):
+    routes = httpx.get(a2a_gateway.base_url + "/routes", headers=AUTH).json()
+    assert routes["orchestration"]["agents"] == ["reasoning", "demo-a2a", "notes-ai"]
 
 
 # ---- a hanging agent, cancellation, a down agent, the trace ------------------------------------
