@@ -73,7 +73,7 @@ run: install install-litellm .env ## Run the local stack (LiteLLM :4000, MCP dem
 	$(VENV)/bin/python scripts/run_stack.py
 
 .PHONY: run-demo
-run-demo: install install-litellm .env ## Run the stack against the fake model (no API key needed)
+run-demo: install install-litellm .env ## Run the stack against the fake model (no API key needed), with the demo A2A agent :8002
 	$(VENV)/bin/python scripts/run_stack.py --demo
 
 .PHONY: migrate

@@ -218,7 +218,10 @@ class Settings(AuditSettings):
         120.0, gt=0, description="each task is cancelled and reported failed after this"
     )
     orchestration_agents_config: Path | None = Field(
-        None, description="YAML file of the remote A2A agents (reserved: only the built-in reasoning agent runs now)"
+        Path("config/agents.yaml"), description="YAML file of the remote A2A agents (missing: none)"
+    )
+    orchestration_agents_refresh_seconds: float = Field(
+        30.0, gt=0, description="remote agents' cards re-fetched (and health checked) this often"
     )
 
     # --- HTTP edge

@@ -38,6 +38,8 @@ from api.observability.metrics import Metrics
 from api.observability.observed_router import ObservedRouter
 from api.observability.tracing import Tracing
 from api.paths.base import ChatPath
+from api.paths.orchestration.agent_registry import AgentRegistry, AgentsCheck, AvailableAgents
+from api.paths.orchestration.agents_config import load_agents_config
 from api.paths.orchestration.builtin import ReasoningTaskAgent
 from api.paths.orchestration.executor import Executor
 from api.paths.orchestration.orchestrator import COMPONENT as ORCHESTRATOR
@@ -129,6 +131,14 @@ class ServiceContainer:
             probe=ProbeSettings(settings.mcp_probe_interval_seconds, settings.mcp_probe_timeout_seconds),
         )
         self.metrics.watch_mcp(self.mcp)
+        # Read now so a malformed config/agents.yaml stops the start-up with its reason;
+        # with orchestration off it is not read at all (nothing would use it).
+        self.agents = AgentRegistry(
+            None,
+            load_agents_config(settings.orchestration_agents_config) if settings.orchestration_enabled else [],
+            self.tracing,
+            refresh_interval=settings.orchestration_agents_refresh_seconds,
+        )
         self.metrics.watch_audit(self.audit)
         self.drain = Drain(settings.shutdown_drain_seconds)
         self._exit_stack: AsyncExitStack | None = None
@@ -174,6 +184,8 @@ class ServiceContainer:
             await check_policy_models(self._llm, self.policy.policy)
             await self.mcp.start()  # connects in the background; never delays start-up
             stack.push_async_callback(self.mcp.close)
+            await self.agents.start()  # fetches the A2A cards in the background, like MCP
+            stack.push_async_callback(self.agents.close)
             self._build(self._llm)
             self._exit_stack = stack.pop_all()
 
@@ -212,6 +224,8 @@ class ServiceContainer:
             "tracing": TracingCheck(self.tracing.export_state),
             "shared_state": SharedStateCheck(self.shared_state),
         }
+        if settings.orchestration_enabled:
+            self.readiness_checks["agents"] = AgentsCheck(self.agents)
 
     def _reasoning_agent(self, llm: AgentLLM) -> ReasoningAgent:
         settings = self.settings
@@ -245,7 +259,9 @@ class ServiceContainer:
             max_parallel=settings.orchestration_max_parallel,
             task_timeout=settings.orchestration_task_timeout_seconds,
         )
-        return orchestration_path(Orchestrator(own_llm, {builtin.name: builtin}, planner, executor, self.tracing))
+        self.agents.builtin = builtin
+        agents = AvailableAgents(self.agents)  # the planner sees only the agents up
+        return orchestration_path(Orchestrator(own_llm, agents, planner, executor, self.tracing))
 
     async def close(self) -> None:
         """Close what `start` opened, each part even when an earlier one fails."""

@@ -28,7 +28,7 @@ from api.middleware.request_context import RequestContextMiddleware, record_of
 from api.observability.logging import configure_logging
 from api.observability.server_span import ServerSpanMiddleware
 from api.protocol import invalid_request_from
-from api.routes import audit, chat, health, metrics, models, routes_policy, tools, usage
+from api.routes import agents, audit, chat, health, metrics, models, routes_policy, tools, usage
 
 PUBLIC_PATHS = ("/health", "/health/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
         lifespan=lifespan,
     )
     app.state.services = services
-    routers = [module.router for module in (chat, models, tools, routes_policy, audit, usage, health, metrics)]
+    routers = [module.router for module in (chat, models, tools, agents, routes_policy, audit, usage, health, metrics)]
     for router in routers:
         app.include_router(router)
     _install_error_handlers(app)

@@ -41,7 +41,8 @@ it is 88.0 °F (31.1 °C) and partly cloudy, with 93% humidity."
 
 Plans (a structured-output request whose schema has `depends_on`) are answered from
 `PLAN_SCENARIOS` by the `orchestrate=` directive (`parallel`, `chain`, `failing`, `invalid`,
-`invalid_once`, `slow`), statelessly like steps: a retry is the next attempt, counted by the
+`invalid_once`, `slow`; with remote A2A agents: `remote_parallel`, `remote_chain`,
+`remote_hang`, `remote_failing`, `third_party`), statelessly like steps: a retry is the next attempt, counted by the
 plans already sent back. Without the directive the plan is one `reasoning` task: the user's
 last message. Two task instructions are scripted (`TASK_SCRIPTS`): one the model fails
 (invalid steps twice), one that calls the demo server's 30 s `slow_operation`; every other
@@ -432,6 +433,11 @@ def task(task_id: str, instruction: str, *depends_on: str, agent: str = "reasoni
 
 
 VALID_SINGLE = {"tasks": [task("t1", "What is the weather in Paris?")]}
+# The remote A2A agents the tests configure: the demo agent (scripts/demo_a2a_agent.py) and a
+# third-party one (a pydantic-ai agent served by fasta2a, tests/support/pydantic_a2a_agent.py).
+DEMO_A2A = "demo-a2a"
+THIRD_PARTY_A2A = "notes-ai"
+HANG_TASK = "Hang until cancelled."  # the demo A2A agent waits for its cancellation
 # scenario → attempts (a retry after an invalid plan is the next attempt)
 PLAN_SCENARIOS: dict[str, list[dict[str, Any]]] = {
     "parallel": [{"tasks": [task("t1", "What is the weather in Paris?"), task("t2", "What is the price of AAPL?")]}],
@@ -451,6 +457,33 @@ PLAN_SCENARIOS: dict[str, list[dict[str, Any]]] = {
     ],
     "invalid_once": [{"tasks": [task("t1", "Cast a spell.", agent="wizard")]}, VALID_SINGLE],
     "slow": [{"tasks": [task("t1", SLOW_TASK), task("t2", SLOW_TASK)]}],
+    "remote_parallel": [
+        {
+            "tasks": [
+                task("t1", "What is the weather in Paris?"),
+                task("t2", "Convert 10 km to miles.", agent=DEMO_A2A),
+            ]
+        }
+    ],
+    "remote_chain": [
+        {
+            "tasks": [
+                task("t1", "What is the weather in Tokyo?"),
+                task("t2", "Give me your research notes on Tokyo.", "t1", agent=DEMO_A2A),
+                task("t3", "What time is it in Tokyo?", "t2"),
+            ]
+        }
+    ],
+    "remote_hang": [{"tasks": [task("t1", "What is the weather in Paris?"), task("t2", HANG_TASK, agent=DEMO_A2A)]}],
+    "remote_failing": [
+        {
+            "tasks": [
+                task("t1", "Please fail this one.", agent=DEMO_A2A),
+                task("t2", "Explain the failure.", "t1"),
+            ]
+        }
+    ],
+    "third_party": [{"tasks": [task("t1", "What do your notes say about A2A?", agent=THIRD_PARTY_A2A)]}],
 }
 
 

@@ -4,7 +4,8 @@
                                           server (:8001), the API (:8000), the web client (:8080),
                                           + Phoenix (:6006) when installed (`make install-phoenix`)
     python scripts/run_stack.py --demo   the same, with LiteLLM pointed at the fake model (:9100),
-                                          so everything works without any provider key
+                                          so everything works without any provider key, and the
+                                          demo A2A agent (:8002) that config/agents.yaml lists
 
 With Phoenix installed, the API and LiteLLM export their spans to it (one trace tree per
 request) unless .env points them elsewhere; Phoenix starts with every outbound feature
@@ -38,6 +39,8 @@ LITELLM_BIN = REPO / ".tools" / "litellm" / "bin" / "litellm"
 PHOENIX_BIN = REPO / ".tools" / "phoenix" / "bin" / "phoenix"
 DATA = REPO / "data"
 DEFAULT_FAKE_MODEL_PORT = 9100
+# The demo A2A agent (make run-demo); config/agents.yaml lists it on this port.
+DEFAULT_DEMO_A2A_PORT = 8002
 PHOENIX_URL = "http://127.0.0.1:6006"
 # Phoenix reaches for the internet at start-up (fonts, sandboxes, an assistant, telemetry)
 # unless told not to.
@@ -50,7 +53,7 @@ PHOENIX_OFFLINE = {
 # What LiteLLM may read from .env: its own keys, and where to send its spans.
 LITELLM_VARS = ("OPENAI_API_KEY", "LITELLM_MASTER_KEY", "PHOENIX_COLLECTOR_HTTP_ENDPOINT", "PHOENIX_PROJECT_NAME")
 # What the runner itself reads from .env (or the shell).
-RUNNER_VARS = ("FAKE_MODEL_PORT",)
+RUNNER_VARS = ("FAKE_MODEL_PORT", "DEMO_A2A_PORT")
 PHOENIX_CALLBACK = "litellm_phoenix.phoenix_logger"  # config/litellm_phoenix.py
 #: The longest shutdown drain under `make run` (the default, 20 s, is for deployments).
 LOCAL_DRAIN_SECONDS = 2.0
@@ -66,9 +69,18 @@ def load_env() -> dict[str, str]:
 
 def fake_model_port(env: dict[str, str]) -> int:
     """FAKE_MODEL_PORT (.env or the shell), else 9100."""
-    value = env.get("FAKE_MODEL_PORT") or str(DEFAULT_FAKE_MODEL_PORT)
+    return port_setting(env, "FAKE_MODEL_PORT", DEFAULT_FAKE_MODEL_PORT)
+
+
+def demo_a2a_port(env: dict[str, str]) -> int:
+    """DEMO_A2A_PORT (.env or the shell), else 8002."""
+    return port_setting(env, "DEMO_A2A_PORT", DEFAULT_DEMO_A2A_PORT)
+
+
+def port_setting(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name) or str(default)
     if not value.isdigit() or not 0 < int(value) < 65536:
-        raise SystemExit(f"error: FAKE_MODEL_PORT={value!r} is not a port number")
+        raise SystemExit(f"error: {name}={value!r} is not a port number")
     return int(value)
 
 
@@ -149,6 +161,13 @@ def main() -> int:
             f"{venv_bin / 'python'} {REPO / 'scripts' / 'fake_upstream.py'} --port {port}",
             env=base_env(),
             cwd=str(workdir("fake-model")),
+        )
+        # The remote A2A agent of config/agents.yaml (used with ORCHESTRATION_ENABLED=true).
+        manager.add_process(
+            "a2a-demo",
+            f"{venv_bin / 'python'} {REPO / 'scripts' / 'demo_a2a_agent.py'} --port {demo_a2a_port(env)}",
+            env=base_env(),
+            cwd=str(workdir("a2a-demo")),
         )
     elif not env.get("OPENAI_API_KEY"):
         print(

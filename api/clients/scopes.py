@@ -23,6 +23,7 @@ _ROUTE_SCOPES: tuple[tuple[str, frozenset[str]], ...] = (
     ("/v1/chat/completions", frozenset({CHAT})),
     ("/v1/models", frozenset({MODELS})),
     ("/v1/routes", frozenset({MODELS})),
+    ("/v1/agents", frozenset({MODELS})),  # what orchestration can plan with, like /v1/routes
     ("/tools", frozenset({TOOLS})),
     ("/v1/audit", frozenset({AUDIT_OWN, AUDIT_ALL})),
     ("/v1/usage", frozenset({USAGE_OWN, USAGE_ALL})),

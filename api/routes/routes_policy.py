@@ -18,4 +18,7 @@ router = APIRouter()
 async def routing_policy(services: Services, client: CurrentClient) -> dict[str, Any]:
     # The sensitive terms are themselves sensitive: only operators read them.
     rules = policy_view(services.policy.policy, reveal_terms=client.has(AUDIT_ALL))
-    return {**routing_policy_view(services.settings), "model_policy": rules}
+    view = routing_policy_view(services.settings)
+    if "orchestration" in view:  # the agents a plan may use now: the built-in one and the remote ones up
+        view["orchestration"] = {**view["orchestration"], "agents": list(services.agents.available())}
+    return {**view, "model_policy": rules}

@@ -58,7 +58,7 @@ def routing_policy_view(settings: Settings) -> dict[str, Any]:
 
 def _orchestration(settings: Settings) -> dict[str, Any]:
     return {
-        "agents": ["reasoning"],  # the built-in agent; remote A2A agents come with ORCHESTRATION_AGENTS_CONFIG
+        "agents": ["reasoning"],  # the built-in agent; GET /v1/routes adds the remote A2A agents up
         "max_tasks": settings.orchestration_max_tasks,
         "max_parallel": settings.orchestration_max_parallel,
         "task_timeout_seconds": settings.orchestration_task_timeout_seconds,

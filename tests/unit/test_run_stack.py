@@ -41,6 +41,15 @@ def test_the_fake_models_port_is_a_setting():
         run_stack.fake_model_port({"FAKE_MODEL_PORT": "nine"})
 
 
+def test_the_demo_a2a_agents_port_is_a_setting_and_the_one_config_agents_yaml_lists():
+    assert run_stack.demo_a2a_port({}) == 8002
+    assert run_stack.demo_a2a_port({"DEMO_A2A_PORT": "8102"}) == 8102
+    with pytest.raises(SystemExit, match="DEMO_A2A_PORT"):
+        run_stack.demo_a2a_port({"DEMO_A2A_PORT": "x"})
+    listed = yaml.safe_load((REPO / "config" / "agents.yaml").read_text())["agents"]
+    assert f"127.0.0.1:{run_stack.DEFAULT_DEMO_A2A_PORT}/" in listed[0]["url"]
+
+
 @pytest.mark.parametrize("name", ["litellm_config.yaml", "litellm_demo_config.yaml"])
 def test_litellm_exports_spans_only_when_a_collector_listens(name):
     source = yaml.safe_load((REPO / "config" / name).read_text())

@@ -41,12 +41,14 @@ class Orchestrator:
 
     async def run(self, call: ChatCall) -> AsyncIterator[OrchestratorOutput]:
         conversation = call.body["messages"]
+        # The agents up now: one that goes down mid-request keeps its tasks (they fail alone).
+        agents = dict(self.agents)
         outcomes: dict[str, TaskOutcome] = {}
         tasks = []
         with self.tracing.span("orchestration", AGENT) as span:
             self.tracing.set_input(span, conversation)
             try:
-                plan = await self.planner.plan(call, self.agents)
+                plan = await self.planner.plan(call, agents)
             except PlanFailed as exc:
                 call.record.orchestration_tasks = 0
                 yield events.error(str(exc), "step_error")
@@ -57,7 +59,7 @@ class Orchestrator:
                 call.record.orchestration_tasks = len(tasks)
                 yield events.plan(plan)
                 # Closed with this generator: the tasks are cancelled in this task, at once.
-                async with aclosing(self.executor.run(plan, self.agents, call, outcomes)) as running:
+                async with aclosing(self.executor.run(plan, agents, call, outcomes)) as running:
                     async for event in running:
                         yield event
                 skipped = sum(1 for o in outcomes.values() if o.skipped)
