@@ -39,6 +39,8 @@ LITELLM = "http://127.0.0.1:4000"
 WEB = "http://127.0.0.1:8080"
 PORTS = {"gateway": 8000, "litellm": 4000, "demo MCP server": 8001, "web client": 8080}
 FAKE_MODEL_PORT = 9100
+#: What `make run-demo` starts beside the stack of `make run`.
+DEMO_PORTS = {"fake model": FAKE_MODEL_PORT, "demo A2A agent": 8002}
 #: A first run installs uv, the app's environment and LiteLLM's (uv's cache makes it quick).
 COME_UP_SECONDS = 420
 STAY_UP_SECONDS = 20
@@ -189,8 +191,7 @@ def stack(fresh_clone: Path, tmp_path: Path) -> Iterator[callable]:
 
     def start(target: str) -> Stack:
         (fresh_clone / ".env").unlink(missing_ok=True)
-        ports = PORTS | ({"fake model": FAKE_MODEL_PORT} if target == "run-demo" else {})
-        assert_ports_free(ports)
+        assert_ports_free(ports_of(target))
         started.append(Stack(fresh_clone, target, tmp_path / f"make-{target}.log"))
         return started[-1]
 
@@ -207,14 +208,23 @@ def services(demo: bool) -> dict[str, str]:
         "demo MCP server": "http://127.0.0.1:8001/mcp",
         "web client": f"{WEB}/",
     }
-    return urls | ({"fake model": f"http://127.0.0.1:{FAKE_MODEL_PORT}/health"} if demo else {})
+    demo_urls = {
+        "fake model": f"http://127.0.0.1:{FAKE_MODEL_PORT}/health",
+        "demo A2A agent": "http://127.0.0.1:8002/.well-known/agent-card.json",  # config/agents.yaml
+    }
+    return urls | (demo_urls if demo else {})
+
+
+def ports_of(target: str) -> dict[str, int]:
+    return PORTS | (DEMO_PORTS if target == "run-demo" else {})
 
 
 def assert_stopped_cleanly(stack: Stack, took: float) -> None:
     logs = stack.logs()
     print(f"make {stack.target}: every process gone {took:.1f}s after Ctrl-C")
     # Our own processes print no traceback (LiteLLM prints one per failed call, e.g. no key).
-    ours = [line for line in logs.splitlines() if re.match(r"\S+ (api|web|mcp-demo|fake-model|system) +\|", line)]
+    ours_pattern = re.compile(r"\S+ (api|web|mcp-demo|a2a-demo|fake-model|system) +\|")
+    ours = [line for line in logs.splitlines() if ours_pattern.match(line)]
     assert not [line for line in ours if "Traceback" in line], logs[-6000:]
     # honcho SIGKILLs what has not stopped 5 s after its SIGTERM: a clean stop needs none.
     assert "rc=-9" not in logs, logs[-4000:]
@@ -222,7 +232,7 @@ def assert_stopped_cleanly(stack: Stack, took: float) -> None:
     # runner under it exits 0, so make reports no error of its own.
     assert stack.process.returncode in (0, -signal.SIGINT), (stack.process.returncode, logs[-4000:])
     assert not re.search(r"make: \*\*\* .* Error", logs), logs[-4000:]
-    assert_ports_free(PORTS)
+    assert_ports_free(ports_of(stack.target))
 
 
 def test_make_run_demo_comes_up_stays_up_answers_and_stops_on_ctrl_c(stack, page: Page) -> None:
