@@ -12,6 +12,7 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/uv/bin/uv)
 LITELLM_ENV := $(TOOLS)/litellm
 PHOENIX_ENV := $(TOOLS)/phoenix
+PORTKEY_DIR := $(TOOLS)/portkey
 # The fake model's port for `make fake-upstream` (`make run-demo` reads FAKE_MODEL_PORT from .env).
 FAKE_MODEL_PORT ?= 9100
 # Never let uv fetch an interpreter from the internet: use the machine's Python (>= 3.11).
@@ -41,11 +42,21 @@ $(PHOENIX_ENV)/.installed: scripts/requirements/phoenix.txt | $(UV)
 	$(UV) pip sync --quiet --python $(PHOENIX_ENV)/bin/python scripts/requirements/phoenix.txt
 	@touch $@
 
+# Portkey's gateway for the bench, pinned by bench/portkey/package-lock.json (`npm ci`: the lock as is).
+$(PORTKEY_DIR)/.installed: bench/portkey/package.json bench/portkey/package-lock.json
+	mkdir -p $(PORTKEY_DIR)
+	cp bench/portkey/package.json bench/portkey/package-lock.json $(PORTKEY_DIR)/
+	cd $(PORTKEY_DIR) && npm ci --omit=dev --no-audit --no-fund --loglevel=error
+	@touch $@
+
 .PHONY: install
 install: $(VENV)/.installed ## Install the app and dev tools into .venv from uv.lock
 
 .PHONY: install-litellm
 install-litellm: $(LITELLM_ENV)/.installed ## Install the LiteLLM proxy into its own environment (.tools/litellm)
+
+.PHONY: install-portkey
+install-portkey: $(PORTKEY_DIR)/.installed ## Install Portkey's open-source gateway (Node, npm) into .tools/portkey for the bench
 
 .PHONY: install-browser
 install-browser: ## Install Debian's chromium for the browser tests when /usr/bin/chromium is missing (root + apt)
@@ -172,7 +183,7 @@ bench-tools: ## Install the load generator and nginx (Debian wrk, nginx-light; t
 		service nginx stop >/dev/null 2>&1 || true; }
 
 .PHONY: bench
-bench: install install-litellm bench-tools ## Benchmark the gateway beside LiteLLM and a bare hop (< 10 min); writes docs/benchmarks.*
+bench: install install-litellm install-portkey bench-tools ## Benchmark the gateway beside LiteLLM, Portkey and a bare hop (< 10 min); writes docs/benchmarks.*
 	$(VENV)/bin/python bench/run_bench.py
 
 .PHONY: bench-features
@@ -180,7 +191,7 @@ bench-features: install bench-tools ## What each gateway feature costs: gateway 
 	$(VENV)/bin/python bench/feature_costs.py
 
 .PHONY: bench-quick
-bench-quick: install install-litellm bench-tools ## A one-minute smoke run of the benchmark harness (numbers not kept)
+bench-quick: install install-litellm install-portkey bench-tools ## A one-minute smoke run of the benchmark harness (numbers not kept)
 	$(VENV)/bin/python bench/run_bench.py --quick
 
 .PHONY: lint

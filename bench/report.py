@@ -23,6 +23,9 @@ GOAL_SHARE_OF_BARE = 0.8
 GOAL_ADDED_P50_MS = 2.0
 GOAL_TIMES_LITELLM = 6.0
 GOAL_ADDED_TTFT_MS = 1.0
+GOAL_TIMES_PORTKEY = 1.0
+#: The rows whose throughput is put beside Portkey's: the hops to the same upstream (issue 20).
+PORTKEY_PEERS = ("gateway", "bare", "limits_memory", "limits_redis", "workers_1", "workers_2")
 
 
 def write_report(results: dict, out_dir: Path) -> None:
@@ -53,14 +56,15 @@ def markdown(results: dict) -> str:
         "### Throughput and added latency (non-streaming; upstream: static nginx)",
         "",
         "| configuration | c | req/s | p50 ms | p90 ms | p99 ms | added p50 / p90 / p99 ms "
-        "| CPU s per 1k req | ours ÷ bare hop | ours ÷ LiteLLM |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU s per 1k req | ours ÷ bare hop | ours ÷ LiteLLM | ours ÷ Portkey |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     labels = results["throughput"]["labels"]
     for concurrency in profile["concurrency"]:
         floor = _cell(results, "direct", concurrency)
         bare = _cell(results, "bare", concurrency)
         litellm = _cell(results, "litellm", concurrency)
+        portkey = _cell(results, "portkey", concurrency)
         for key, label in labels.items():
             row = _cell(results, key, concurrency)
             if row is None:
@@ -73,9 +77,10 @@ def markdown(results: dict) -> str:
             cpu = "—" if row["cpu_s_per_1k"] is None else f"{row['cpu_s_per_1k']:.3f}"
             vs_bare = f"{row['rps'] / bare['rps']:.2f}" if key in ("gateway",) else ""
             vs_litellm = f"{row['rps'] / litellm['rps']:.1f}×" if key in ("gateway", "gateway_litellm") else ""
+            vs_portkey = f"{row['rps'] / portkey['rps']:.2f}" if portkey and key in PORTKEY_PEERS else ""
             lines.append(
                 f"| {label} | {concurrency} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p90_ms']:.2f} | "
-                f"{row['p99_ms']:.2f} | {added} | {cpu} | {vs_bare} | {vs_litellm} |"
+                f"{row['p99_ms']:.2f} | {added} | {cpu} | {vs_bare} | {vs_litellm} | {vs_portkey} |"
             )
     lines += cache_section(results) + workers_section(results)
     lines += ["", "### Streaming (fake model: 20 chunks, 10 ms apart; sequential streams)", ""]
@@ -184,13 +189,15 @@ def workers_section(results: dict) -> list[str]:
         "",
         f"### Workers (gateway → upstream, `uvicorn --workers N`, PROMETHEUS_MULTIPROC_DIR set; c={rows[0][2]})",
         "",
-        "| workers | req/s | req/s per worker | p50 ms | p99 ms | CPU ms per request |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| workers | req/s | req/s per worker | p50 ms | p99 ms | CPU ms per request | ÷ Portkey (1 process) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for workers, row, _ in rows:
+    for workers, row, concurrency in rows:
+        portkey = _cell(results, "portkey", concurrency)
+        vs_portkey = f"{row['rps'] / portkey['rps']:.2f}" if portkey else ""
         lines.append(
             f"| {workers} | {row['rps']:.0f} | {row['rps'] / workers:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} "
-            f"| {row['cpu_s_per_1k']:.2f} |"
+            f"| {row['cpu_s_per_1k']:.2f} | {vs_portkey} |"
         )
     if len(rows) == 2:
         lines += ["", f"Two workers carry {rows[1][1]['rps'] / rows[0][1]['rps']:.2f}× one worker's throughput."]
@@ -239,6 +246,16 @@ def goal_checks(results: dict) -> list[str]:
         checks.append(
             f"c={concurrency}: the gateway carries {times:.1f}× LiteLLM's throughput "
             f"(goal ≥ {GOAL_TIMES_LITELLM:g}×): {verdict}."
+        )
+    for concurrency in results["profile"]["concurrency"]:
+        portkey = _cell(results, "portkey", concurrency)
+        if not portkey:
+            continue
+        times = _cell(results, "gateway", concurrency)["rps"] / portkey["rps"]
+        verdict = "met" if times >= GOAL_TIMES_PORTKEY else "not met"
+        checks.append(
+            f"c={concurrency}: the gateway, every feature on, carries {times:.2f}× Portkey's throughput "
+            f"(goal ≥ {GOAL_TIMES_PORTKEY:g}×): {verdict}."
         )
     ttft = results["streams"]["gateway"]["ttft_p50_ms"] - results["streams"]["direct"]["ttft_p50_ms"]
     verdict = "met" if ttft <= GOAL_ADDED_TTFT_MS else "not met"

@@ -17,6 +17,7 @@ Configurations, measured interleaved (each round visits every one) so machine dr
   5 reasoning     gateway, scripted two-step agent + one MCP tool call (its own cost per request)
   6 bare hop      → upstream
   7w1 / 7w2       gateway → upstream, `--workers 1` / `--workers 2` (highest concurrency only)
+  8 portkey       Portkey's open-source gateway (Node, .tools/portkey) → upstream, by its headers
 
 the orchestrator's own CPU per request on the fake model's gateway (bench/orchestration_overhead.py),
 and, once the servers are stopped, the audit rows per second one Postgres takes (bench/audit_rate.py).
@@ -72,6 +73,9 @@ MASTER_KEY = "sk-bench-master-key"
 #: Replicas' audit writers inserting at once into the one Postgres (each one batch in flight).
 AUDIT_WRITERS = 4
 LITELLM_BIN = Path(os.environ.get("LITELLM_BIN", REPO / ".tools" / "litellm" / "bin" / "litellm"))
+#: Portkey's gateway as `make install-portkey` puts it (bench/portkey/package-lock.json pins it).
+PORTKEY_DIR = Path(os.environ.get("PORTKEY_DIR", REPO / ".tools" / "portkey"))
+PORTKEY_PACKAGE = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway"
 #: The cache scenarios' body: deterministic (temperature 0), so the gateway asks LiteLLM's
 #: cache for it (api/upstream/cache_policy.py). The miss scenario's `{n}` is replaced per
 #: request by bench/wrk_chat.lua, and {run} per wrk run here, so no request repeats another.
@@ -117,6 +121,7 @@ class Target:
     body: dict | None = None  # instead of wrk_chat.lua's default; "{n}" in it: unique per request
     cache: str = ""  # "hit" / "miss": what every answer must be, checked on the gateway's metrics
     redis: str = ""  # the Redis its servers use (URL): its CPU per request is measured too
+    headers: dict[str, str] = field(default_factory=dict)  # extra request headers (Portkey's routing)
 
     def body_json(self, run: str) -> str:
         """The body for one wrk run (or one warm-up request): `{run}` made unique to it."""
@@ -287,6 +292,13 @@ class Stack:
         env = {"CLIENTS_CONFIG": str(clients), "BENCH_LIMITED_TOKEN": LIMITED_TOKEN, **extra}
         return self.gateway(name, upstream, "unused-by-nginx", env)
 
+    def portkey(self, name: str = "portkey") -> ServerProcess:
+        """Portkey's gateway: stateless, each request names its provider and host in headers
+        (`portkey_headers`). Headless and in production mode: no log UI, no console spinner."""
+        script = PORTKEY_PACKAGE / "build" / "start-server.js"
+        node = shutil.which("node") or "/usr/bin/node"
+        return self.start(name, [node, str(script), "--port={port}", "--headless"], "/", env={"NODE_ENV": "production"})
+
     def bare_hop(self, name: str, upstream: str) -> ServerProcess:
         command = [
             sys.executable,
@@ -301,6 +313,12 @@ class Stack:
             "--no-access-log",
         ]
         return self.start(name, command, "/docs", env={"BARE_HOP_UPSTREAM": upstream})
+
+
+def portkey_headers(upstream: str) -> dict[str, str]:
+    """How Portkey routes a request to an OpenAI-compatible host without a config: provider
+    `openai`, the host's base URL (loopback is among its default trusted custom hosts)."""
+    return {"x-portkey-provider": "openai", "x-portkey-custom-host": upstream}
 
 
 def forget_redis_keys(url: str, pattern: str) -> None:
@@ -366,6 +384,7 @@ def memory_kb(process: ServerProcess, field_name: str) -> int:
 
 def wrk(target: Target, concurrency: int, seconds: float) -> dict:
     env = {**os.environ, "BENCH_TOKEN": target.token, "BENCH_MODEL": target.model, "BENCH_ROUTING": target.routing}
+    env["BENCH_HEADERS"] = "\n".join(f"{name}: {value}" for name, value in target.headers.items())
     if target.body is not None:
         env["BENCH_BODY"] = target.body_json(uuid.uuid4().hex[:12])
     before, redis_before = cpu_seconds(target.processes), redis_usage(target.redis)
@@ -433,7 +452,7 @@ def redis_usage(url: str) -> tuple[float, int] | None:
 
 def warm(target: Target, requests: int) -> None:
     """A few sequential requests first: LiteLLM's first answers take seconds (lazy imports, pools)."""
-    headers = {"Authorization": f"Bearer {target.token}"}
+    headers = {"Authorization": f"Bearer {target.token}", **target.headers}
     if target.routing:
         headers["X-Routing-Mode"] = target.routing
     body = {"model": target.model, "messages": [{"role": "user", "content": "warm-up"}]}
@@ -508,6 +527,7 @@ class Servers:
     gateway_litellm_cache: ServerProcess
     workers_1: ServerProcess  # the gateway under `--workers 1`, metrics in multiprocess mode
     workers_2: ServerProcess  # the same, `--workers 2`
+    portkey: ServerProcess  # Portkey's open-source gateway (Node), in front of nginx
 
 
 def launch_servers(stack: Stack, *, one_litellm: bool = False) -> Servers:
@@ -562,6 +582,7 @@ def launch_servers(stack: Stack, *, one_litellm: bool = False) -> Servers:
         # is the second worker's alone (row 2 beside it shows what multiprocess metrics cost).
         workers_1=stack.gateway("gateway-workers-1", upstream, "unused-by-nginx", tracing, workers=1),
         workers_2=stack.gateway("gateway-workers-2", upstream, "unused-by-nginx", tracing, workers=2),
+        portkey=stack.portkey(),
     )
     stack.wait_ready()
     return servers
@@ -627,6 +648,14 @@ def throughput_phase(servers: Servers, profile: Profile, cache: CacheCheck) -> d
             [gateway_litellm, litellm],
         ),
         Target("bare", "6 bare hop → upstream", f"{bare.url}/v1/chat/completions", [bare]),
+        Target(
+            "portkey",
+            "8 Portkey gateway → upstream",
+            f"{servers.portkey.url}/v1/chat/completions",
+            [servers.portkey],
+            token="unused-by-nginx",
+            headers=portkey_headers(upstream),
+        ),
     ]
     # Both deterministic, so both consult the cache: one body repeated (the warm-up stores
     # its answer), and one that differs in every request, so none is ever found. Not at the
@@ -670,7 +699,7 @@ def throughput_phase(servers: Servers, profile: Profile, cache: CacheCheck) -> d
         )
     ]
     workers_at = profile.concurrency[-1]
-    everything = targets[:-1] + cached + targets[-1:] + limited + workers  # the order of the tables
+    everything = targets[:-2] + cached + targets[-2:] + limited + workers  # the order of the tables
     for target in everything:
         warm(target, profile.warm_requests)
     schedule = {
@@ -804,6 +833,7 @@ def environment() -> dict:
         text=True,
     )
     versions["litellm"] = litellm.stdout.strip()
+    versions["portkey"] = json.loads((PORTKEY_PACKAGE / "package.json").read_text())["version"]
     versions["nginx"] = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
     versions["wrk"] = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[1]
     return {

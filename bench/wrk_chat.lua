@@ -9,6 +9,13 @@ local routing = os.getenv("BENCH_ROUTING")
 if routing and routing ~= "" then
   wrk.headers["X-Routing-Mode"] = routing
 end
+-- BENCH_HEADERS: extra "Name: value" lines (Portkey's routing headers).
+for line in string.gmatch(os.getenv("BENCH_HEADERS") or "", "[^\n]+") do
+  local name, value = string.match(line, "^([^:]+):%s*(.*)$")
+  if name then
+    wrk.headers[name] = value
+  end
+end
 local body = os.getenv("BENCH_BODY")
 if body and body ~= "" then
   wrk.body = body
