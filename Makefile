@@ -191,7 +191,7 @@ bench-features: install bench-tools ## What each gateway feature costs: gateway 
 	$(VENV)/bin/python bench/feature_costs.py
 
 .PHONY: bench-quick
-bench-quick: install install-litellm install-portkey bench-tools ## A one-minute smoke run of the benchmark harness (numbers not kept)
+bench-quick: install install-litellm install-portkey bench-tools ## A two-minute smoke run of the benchmark harness (numbers not kept)
 	$(VENV)/bin/python bench/run_bench.py --quick
 
 .PHONY: lint

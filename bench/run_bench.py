@@ -23,7 +23,7 @@ the orchestrator's own CPU per request on the fake model's gateway (bench/orches
 and, once the servers are stopped, the audit rows per second one Postgres takes (bench/audit_rate.py).
 
     python bench/run_bench.py            full run (under 10 minutes on 2 cores), writes docs/benchmarks.*
-    python bench/run_bench.py --quick    smoke run (about a minute), writes to a temp dir only
+    python bench/run_bench.py --quick    smoke run (about two minutes), writes to a temp dir only
 """
 
 from __future__ import annotations
