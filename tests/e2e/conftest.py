@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import TOKEN, Gateway, time_server, write_mcp_config
+from tests.conftest import PHOENIX_PROJECT, TOKEN, Gateway, time_server, write_mcp_config
 from tests.support.mcp import wait_for_servers
 from tests.support.processes import REPO, ServerProcess, free_port
 
@@ -79,6 +79,28 @@ def start_web_client(logs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     yield start
     for client in running.values():
         client.process.stop()
+
+
+@pytest.fixture(scope="session")
+def start_traced_gateway(
+    start_gateway, litellm_to_phoenix, phoenix, demo_mcp, tmp_path_factory
+) -> Callable[..., Gateway]:
+    """Start a gateway that traces into the real Phoenix, in front of the LiteLLM that does too,
+    with the demo MCP server; `overrides` add settings (the Phoenix tests' gateways differ in those)."""
+    config = write_mcp_config(
+        tmp_path_factory.mktemp("mcp") / "servers.yaml", {"name": "demo", "url": demo_mcp.url + "/mcp"}
+    )
+
+    def start(**overrides: object) -> Gateway:
+        return start_gateway(
+            litellm_to_phoenix,
+            phoenix_collector_endpoint=phoenix.url,
+            phoenix_project_name=PHOENIX_PROJECT,
+            mcp_servers_config=config,
+            **overrides,
+        )
+
+    return start
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import PHOENIX_PROJECT, TOKEN, write_mcp_config
+from tests.conftest import PHOENIX_PROJECT, TOKEN
 from tests.e2e.test_phoenix_trace import SERVER_SPAN, by_id, litellm_children, metadata
 from tests.support.mcp import wait_for_servers
 
@@ -26,17 +26,8 @@ LLM_CALLS = 1 + len(TASKS) * 3 + 1
 
 
 @pytest.fixture(scope="module")
-def orchestrating_gateway(start_gateway, litellm_to_phoenix, phoenix, demo_mcp, tmp_path_factory):
-    config = write_mcp_config(
-        tmp_path_factory.mktemp("mcp") / "servers.yaml", {"name": "demo", "url": demo_mcp.url + "/mcp"}
-    )
-    gateway = start_gateway(
-        litellm_to_phoenix,
-        phoenix_collector_endpoint=phoenix.url,
-        phoenix_project_name=PHOENIX_PROJECT,
-        mcp_servers_config=config,
-        orchestration_enabled="true",
-    )
+def orchestrating_gateway(start_traced_gateway):
+    gateway = start_traced_gateway(orchestration_enabled="true")
     wait_for_servers(gateway, {"demo": "up"})
     return gateway
 

@@ -14,7 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import PHOENIX_PROJECT, TOKEN, write_mcp_config
+from tests.conftest import PHOENIX_PROJECT, TOKEN
 
 # Phoenix alone takes 10-40 s to start on these machines, LiteLLM another 20 s.
 pytestmark = [pytest.mark.phoenix, pytest.mark.timeout(600)]
@@ -47,16 +47,8 @@ def litellm_children(spans: list[dict], parent_id: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def traced_gateway(start_gateway, litellm_to_phoenix, phoenix, demo_mcp, tmp_path_factory):
-    config = write_mcp_config(
-        tmp_path_factory.mktemp("mcp") / "servers.yaml", {"name": "demo", "url": demo_mcp.url + "/mcp"}
-    )
-    return start_gateway(
-        litellm_to_phoenix,
-        phoenix_collector_endpoint=phoenix.url,
-        phoenix_project_name=PHOENIX_PROJECT,
-        mcp_servers_config=config,
-    )
+def traced_gateway(start_traced_gateway):
+    return start_traced_gateway()
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -19,7 +19,7 @@ import orjson
 import pytest
 from playwright.sync_api import Browser
 
-from tests.conftest import OPS_TOKEN, PHOENIX_PROJECT, write_mcp_config
+from tests.conftest import OPS_TOKEN, PHOENIX_PROJECT
 from tests.e2e.conftest import ARTIFACTS
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.phoenix import PhoenixReader, Span
@@ -44,17 +44,8 @@ class Turn:
 
 
 @pytest.fixture(scope="module")
-def gateway(start_gateway, litellm_to_phoenix, phoenix, demo_mcp, tmp_path_factory):
-    config = write_mcp_config(
-        tmp_path_factory.mktemp("mcp") / "servers.yaml", {"name": "demo", "url": demo_mcp.url + "/mcp"}
-    )
-    gateway = start_gateway(
-        litellm_to_phoenix,
-        phoenix_collector_endpoint=phoenix.url,
-        phoenix_project_name=PHOENIX_PROJECT,
-        mcp_servers_config=config,
-        routing_classifier_model=CLASSIFIER,
-    )
+def gateway(start_traced_gateway):
+    gateway = start_traced_gateway(routing_classifier_model=CLASSIFIER)
     headers = {"Authorization": f"Bearer {OPS_TOKEN}"}
     for _ in range(300):  # the demo MCP server connects in the background
         if httpx.get(gateway.url + "/tools", headers=headers).json()["data"]:
