@@ -258,6 +258,11 @@ class Settings(AuditSettings):
     trace_include_content: bool = Field(
         True, description="put prompts and answers on spans (input.value / output.value); false for privacy"
     )
+    trace_export_process: bool = Field(
+        True,
+        description="encode and send spans in a child process, off the gateway's GIL; false keeps the "
+        "exporter on a thread of the gateway's process",
+    )
     trace_max_attributes: int = Field(128, ge=1, description="attributes one span keeps (OpenTelemetry SpanLimits)")
     trace_max_attribute_chars: int = Field(
         32_768,

@@ -39,6 +39,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from api.config import Settings
 from api.observability.export import EXPORT_TIMEOUT_SECONDS, ExportState, MonitoredExporter, otlp_exporter
+from api.observability.export_process import ChildConfig, ProcessSpanExporter
 from api.observability.openinference import (
     AGENT,
     CHAIN,
@@ -201,6 +202,7 @@ class Tracing:
         self.log_prompts = settings.log_prompts
         self._api_key = settings.phoenix_api_key.get_secret_value() if settings.phoenix_api_key else None
         self._exporter = exporter
+        self._export_process = settings.trace_export_process
         self._limits = span_limits(settings)
         self._provider: TracerProvider | None = None
         self._monitored: MonitoredExporter | None = None
@@ -219,12 +221,21 @@ class Tracing:
         """Create the provider and its batch exporter thread (no-op when not configured)."""
         if not self.configured or self._provider is not None:
             return
-        exporter = self._exporter or otlp_exporter(str(self.endpoint), self._api_key)
-        self._monitored = MonitoredExporter(exporter)
         resource = Resource.create({"service.name": SERVICE_NAME, "openinference.project.name": self.project})
+        self._monitored = MonitoredExporter(self._exporter or self._otlp_exporter(resource))
         self._provider = TracerProvider(resource=resource, span_limits=self._limits)
         self._provider.add_span_processor(BatchSpanProcessor(self._monitored))
         self.tracer = self._provider.get_tracer("api")
+
+    def _otlp_exporter(self, resource: Resource) -> SpanExporter:
+        """OTLP to the endpoint: from a child process (the default), or this process's batch thread."""
+        if not self._export_process:
+            return otlp_exporter(str(self.endpoint), self._api_key)
+        exporter = ProcessSpanExporter(
+            ChildConfig(str(self.endpoint), self._api_key, dict(resource.attributes), resource.schema_url)
+        )
+        exporter.start()
+        return exporter
 
     def force_flush(self) -> bool:
         return self._provider.force_flush() if self._provider is not None else True

@@ -1,4 +1,5 @@
-"""Tracing against collectors that fail, and with no collector at all (real gateway processes)."""
+"""Tracing against collectors that fail, with no collector at all, and through the span export
+process to a collector that keeps what it gets (real gateway processes)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import openai
 import pytest
 
 from api.observability.export import EXPORT_TIMEOUT_SECONDS
-from tests.conftest import OPS_HEADERS, TOKEN
+from tests.conftest import OPS_HEADERS, TOKEN, launch_gateway_process
+from tests.support.otlp_sink import OtlpSink
 from tests.support.processes import free_port
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -101,3 +105,50 @@ def test_a_dead_collector_does_not_hold_up_shutdown(start_gateway, fake_upstream
     # The drain hands over to uvicorn without the signal, so the exit is a clean 0 (uvicorn
     # alone re-raises SIGTERM after its shutdown, -15); SIGKILL would be -9.
     assert gateway.process.process.returncode == 0
+
+
+def children_of(pid: int) -> list[tuple[int, str]]:
+    """The processes `pid` started, with their command lines."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            found.append((int(child), command.strip()))
+    return found
+
+
+def test_spans_go_out_through_the_export_process_and_sigterm_flushes_the_last_ones(fake_upstream, logs_dir, tmp_path):
+    with OtlpSink() as sink:
+        gateway = launch_gateway_process(
+            fake_upstream.base_url,
+            "span-export-process",
+            logs_dir / "span-export-process.log",
+            tmp_path,
+            llm_api_key="sk-fake",
+            otel_exporter_otlp_endpoint=sink.url,
+        )
+        try:
+            pid = gateway.process.process.pid
+            exporters = [child for child, command in children_of(pid) if "api.observability.export_process" in command]
+            assert len(exporters) == 1, children_of(pid)
+            client = openai.OpenAI(base_url=gateway.base_url, api_key=TOKEN, max_retries=0)
+            tag = f"export-{uuid.uuid4().hex[:8]}"
+            raw = client.chat.completions.with_raw_response.create(
+                model="fake-model", messages=[{"role": "user", "content": tag}]
+            )
+            assert raw.parse().choices[0].message.content == f"Echo: {tag}"
+            trace_id = raw.headers["x-trace-id"]
+            # The batch processor waits up to 5 s before it exports: the spans are still in
+            # the gateway when SIGTERM comes, and the shutdown must push them out through the child.
+            assert sink.exports == 0
+        finally:
+            gateway.process.stop()
+        assert gateway.process.process.returncode == 0
+        assert not Path(f"/proc/{exporters[0]}").exists(), "the export process outlived the gateway"
+        spans = [span for span in sink.spans() if span.trace_id.hex() == trace_id]
+        by_name = {span.name: span for span in spans}
+        assert sorted(by_name) == ["POST /v1/chat/completions", "passthrough", "routing"]
+        root = by_name["POST /v1/chat/completions"]
+        assert by_name["passthrough"].parent_span_id == root.span_id
+        attributes = {item.key: item.value.string_value for item in by_name["passthrough"].attributes}
+        assert attributes["llm.output_messages.0.message.content"] == f"Echo: {tag}"
