@@ -20,11 +20,12 @@ from api import __version__
 from api.clients.headers import RATE_LIMIT_HEADERS
 from api.config import Settings
 from api.dependencies import ServiceContainer
-from api.errors import GatewayError, StatusError, error_response
+from api.errors import GatewayError, StatusError
 from api.lifecycle.signals import drain_on_exit_signals
 from api.middleware.auth import AuthMiddleware
+from api.middleware.chat_route import ChatRouteMiddleware
 from api.middleware.client_limits import ClientLimitsMiddleware
-from api.middleware.request_context import RequestContextMiddleware, record_of
+from api.middleware.request_context import RequestContextMiddleware, error_answer
 from api.observability.logging import configure_logging
 from api.observability.server_span import ServerSpanMiddleware
 from api.protocol import invalid_request_from
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None, span_exporter: SpanExporter | N
 
     # Added innermost first: the request context wraps everything, the server span wraps
     # auth (a 401 is traced too), CORS answers preflights before auth, auth guards every
-    # route but the public ones.
+    # route but the public ones; the chat route is answered innermost, past the router.
+    app.add_middleware(ChatRouteMiddleware, services=services)
     app.add_middleware(ClientLimitsMiddleware, limits=services.limits)
     public_paths = PUBLIC_PATHS if settings.metrics_require_auth else (*PUBLIC_PATHS, "/metrics")
     app.add_middleware(
@@ -105,10 +107,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     """Every error leaves in the OpenAI shape, and marks the request's record as failed."""
 
     def respond(request: Request, error: GatewayError) -> Response:
-        record = record_of(request.scope)
-        if record is not None:
-            record.fail(error)
-        return error_response(error)
+        return error_answer(request.scope, error)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> Response:

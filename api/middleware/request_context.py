@@ -28,9 +28,10 @@ from collections.abc import Callable, Sequence
 import anyio
 import structlog
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_response, internal_error
+from api.errors import GatewayError, error_response, internal_error
 from api.lifecycle.drain import Drain, draining_error
 from api.request_record import RequestObserver, RequestRecord
 
@@ -61,6 +62,15 @@ def new_request_id() -> str:
 def client_request_id_from(scope: Scope) -> str | None:
     """The caller's own id: `X-Client-Request-Id`, else (older clients) `X-Request-Id`, when sane."""
     return sane_header(scope, b"x-client-request-id") or sane_header(scope, b"x-request-id")
+
+
+def error_answer(scope: Scope, error: GatewayError) -> Response:
+    """The answer to a request that failed with `error`: the OpenAI error shape, and its
+    record marked failed."""
+    record = record_of(scope)
+    if record is not None:
+        record.fail(error)
+    return error_response(error)
 
 
 def record_of(scope: Scope) -> RequestRecord | None:

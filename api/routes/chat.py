@@ -1,4 +1,8 @@
-"""`POST /v1/chat/completions`: validate, decide, run the chosen path, answer."""
+"""`POST /v1/chat/completions`: validate, decide, run the chosen path, answer.
+
+Requests reach the handler through `api/middleware/chat_route.py`, past the router; the
+route is declared here all the same, for the OpenAPI document and every other case.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,11 @@ from api.request_body import read_body
 from api.streaming import EventStreamResponse
 
 router = APIRouter()
+CHAT_PATH = "/v1/chat/completions"
 
 
 @router.post(
-    "/v1/chat/completions",
+    CHAT_PATH,
     summary="OpenAI Chat Completions (streaming and not)",
     openapi_extra=chat_openapi_extra(),
     responses=chat_responses(),
