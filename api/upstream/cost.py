@@ -11,11 +11,14 @@ The sources, first one that answers wins:
    upstream answered with (it is the most precise name: `gpt-4o-2024-08-06` rather than an
    alias), cached prompt tokens priced as cache reads.
 
-A model neither knows is unknown: `None`, never a guessed number.
+A model neither knows is unknown: `None`, never a guessed number. The table caches the
+models it finds but searches every provider again for one it does not know, so the
+unknown ones (LiteLLM aliases, local models) are remembered here.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -47,11 +50,23 @@ def table_price(usage: Mapping[str, Any], model: str) -> float | None:
         cache_write_tokens=int(usage.get("cache_creation_input_tokens") or 0),
     )
     provider, _, name = model.rpartition("/")  # LiteLLM-style `openai/gpt-4o`
+    if not _in_table(name, provider or None):
+        return None
     try:
         price = calc_price(tokens, model_ref=name, provider_id=provider or None)
     except LookupError:
         return None
     return float(price.total_price)
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: clients choose the model names
+def _in_table(name: str, provider: str | None) -> bool:
+    """Whether the price table knows the model (asked once per name and provider)."""
+    try:
+        calc_price(Usage(), model_ref=name, provider_id=provider)
+    except LookupError:
+        return False
+    return True
 
 
 def load_price_table() -> None:
