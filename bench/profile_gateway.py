@@ -6,7 +6,10 @@ Portkey's gateway and the bare hop. First an interleaved throughput pass at each
 concurrency (so the ratio to Portkey is from the same run), then py-spy samples the
 gateway while `wrk` drives it, and the top functions by own and by total samples print.
 
-    python bench/profile_gateway.py [--rounds 2] [--seconds 5] [--profile-seconds 15] [--concurrency 10]
+    python bench/profile_gateway.py [--rounds 2] [--seconds 5] [--profile-seconds 15] [--concurrency 10] [--gil]
+
+`--gil` keeps only the samples of the thread holding the GIL: what the event loop waits for
+(a thread in C code that released it, such as sqlite's, drops out).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def main() -> int:
     parser.add_argument("--profile-seconds", type=int, default=15)
     parser.add_argument("--concurrency", type=int, default=10, help="of the profiled load")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--gil", action="store_true", help="only samples of the thread holding the GIL")
     args = parser.parse_args()
 
     stack = Stack(Path(tempfile.mkdtemp(prefix="bench-profile-")))
@@ -100,6 +104,7 @@ def main() -> int:
                 "--output",
                 str(raw),
                 "--nonblocking",
+                *(["--gil"] if args.gil else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

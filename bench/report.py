@@ -104,10 +104,15 @@ def markdown(results: dict) -> str:
             f"| {labels.get(key, key)} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {added} |"
         )
     lines += ["", "### Memory with open streams (each held open by a slow fake model)", ""]
-    lines += ["| server | streams open | RSS idle MB | peak RSS MB |", "|---|---:|---:|---:|"]
+    lines += [
+        "| server | streams open | RSS idle MB | peak RSS MB | of which its child processes MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for key, row in results["memory"].items():
+        children = row.get("children_peak_rss_mb", 0.0)
         lines.append(
-            f"| {labels.get(key, key)} | {row['opened']} | {row['idle_rss_mb']:.0f} | {row['peak_rss_mb']:.0f} |"
+            f"| {labels.get(key, key)} | {row['opened']} | {row['idle_rss_mb']:.0f} | {row['peak_rss_mb']:.0f} "
+            f"| {children:.0f} |"
         )
     lines += ["", "### Reasoning mode (scripted two-step agent, one demo MCP tool call, fake model at 0 ms)", ""]
     lines += ["| concurrency | req/s | p50 ms | p99 ms | gateway CPU ms per request |", "|---|---:|---:|---:|---:|"]

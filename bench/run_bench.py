@@ -375,11 +375,18 @@ def _descendants(pid: int) -> list[int]:
     return children + [g for c in children for g in _descendants(c)]
 
 
-def memory_kb(process: ServerProcess, field_name: str) -> int:
-    for line in Path(f"/proc/{process.process.pid}/status").read_text().splitlines():  # type: ignore[union-attr]
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1])
-    return 0
+def memory_kb(process: ServerProcess, field_name: str, *, with_children: bool = True) -> int:
+    """A /proc status figure (VmRSS, VmHWM) of the process, summed with its children's (the
+    gateway's span export process is part of what it costs; shared pages count twice)."""
+    pid: int = process.process.pid  # type: ignore[union-attr]
+    total = 0
+    for each in [pid, *(_descendants(pid) if with_children else [])]:
+        try:
+            lines = Path(f"/proc/{each}/status").read_text().splitlines()
+        except FileNotFoundError:
+            continue
+        total += next((int(line.split()[1]) for line in lines if line.startswith(field_name + ":")), 0)
+    return total
 
 
 def wrk(target: Target, concurrency: int, seconds: float) -> dict:
@@ -784,7 +791,13 @@ def streaming_phase(servers: Servers, profile: Profile, cache: CacheCheck) -> di
         if client.returncode:
             raise RuntimeError(f"the stream client holding {key} failed with {client.returncode}")
         peak = memory_kb(held[key], "VmHWM")
-        memory[key] = {"idle_rss_mb": idle[key] / 1024, "peak_rss_mb": peak / 1024, **_client_result(stdout)}
+        children = peak - memory_kb(held[key], "VmHWM", with_children=False)
+        memory[key] = {
+            "idle_rss_mb": idle[key] / 1024,
+            "peak_rss_mb": peak / 1024,
+            "children_peak_rss_mb": children / 1024,
+            **_client_result(stdout),
+        }
 
     progress("open streams measured")
     reasoning_gateway = servers.gateway_fake
