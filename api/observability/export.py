@@ -1,9 +1,10 @@
-"""Where spans go: the OTLP/HTTP exporter to Phoenix, and whether its last export worked.
+"""Whether span exports work: the last outcome of the exporter, for `/health/ready`.
 
-The exporter runs on the BatchSpanProcessor's own thread, so a slow or dead collector
-never blocks a request: spans queue (bounded) and are dropped when the queue is full.
-`MonitoredExporter` remembers the last outcome so `/health/ready` can say `degraded`
-without doing any I/O of its own.
+The exporter (api/observability/otlp.py, from a child process by default) runs on the
+BatchSpanProcessor's own thread, so a slow or dead collector never blocks a request:
+spans queue (bounded) and are dropped when the queue is full. `MonitoredExporter`
+remembers the last outcome so `/health/ready` can say `degraded` without doing any I/O
+of its own.
 """
 
 from __future__ import annotations
@@ -12,27 +13,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from api.readiness import ComponentHealth
-
-TRACES_PATH = "/v1/traces"
-#: One export attempt (with the exporter's own retries) gives up after this long.
-EXPORT_TIMEOUT_SECONDS = 5.0
-
-
-def traces_url(endpoint: str) -> str:
-    """`http://host:6006` → `http://host:6006/v1/traces`; a full traces URL is kept."""
-    endpoint = endpoint.rstrip("/")
-    return endpoint if endpoint.endswith(TRACES_PATH) else endpoint + TRACES_PATH
-
-
-def otlp_exporter(endpoint: str, api_key: str | None) -> OTLPSpanExporter:
-    """The OTLP/HTTP (protobuf) exporter for `endpoint`, authenticated when a key is given."""
-    headers = {"authorization": f"Bearer {api_key}"} if api_key else None
-    return OTLPSpanExporter(endpoint=traces_url(endpoint), headers=headers, timeout=EXPORT_TIMEOUT_SECONDS)
 
 
 @dataclass

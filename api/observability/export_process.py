@@ -45,7 +45,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.util.types import Attributes
 
-from api.observability.export import EXPORT_TIMEOUT_SECONDS, otlp_exporter
+from api.observability.otlp import EXPORT_TIMEOUT_SECONDS, otlp_exporter
 
 log = logging.getLogger("api.tracing")
 

@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from api.config import Settings
-from api.observability.export import EXPORT_TIMEOUT_SECONDS, ExportState, MonitoredExporter, otlp_exporter
+from api.observability.export import ExportState, MonitoredExporter
 from api.observability.export_process import ChildConfig, ProcessSpanExporter
 from api.observability.openinference import (
     AGENT,
@@ -55,6 +55,7 @@ from api.observability.openinference import (
     upstream_attributes,
     usage_attributes,
 )
+from api.observability.otlp import EXPORT_TIMEOUT_SECONDS, otlp_exporter
 from api.upstream.litellm_headers import UpstreamOutcome
 
 __all__ = ["AGENT", "CHAIN", "TOOL", "LlmCall", "Tracing", "outcome_of"]

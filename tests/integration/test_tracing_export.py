@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from api.observability.export import EXPORT_TIMEOUT_SECONDS
+from api.observability.otlp import EXPORT_TIMEOUT_SECONDS
 from tests.conftest import OPS_HEADERS, TOKEN, launch_gateway_process
 from tests.support.otlp_sink import OtlpSink
 from tests.support.processes import free_port

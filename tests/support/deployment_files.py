@@ -23,7 +23,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from api.lifecycle.drain import CUT_GRACE_SECONDS
-from api.observability.export import EXPORT_TIMEOUT_SECONDS
+from api.observability.otlp import EXPORT_TIMEOUT_SECONDS
 from tests.support.processes import REPO
 
 COMPOSE_FILE = REPO / "docker-compose.yml"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -17,8 +19,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
-from api.observability.export import otlp_exporter
 from api.observability.export_process import ChildConfig, ProcessSpanExporter, readable_span, span_record
+from api.observability.otlp import otlp_exporter
 from tests.support.otlp_sink import OtlpSink
 from tests.support.waiting import until_equal
 
@@ -148,3 +150,17 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_export_process_loads_no_other_part_of_the_gateway():
+    """It runs in every gateway process's shadow: the OTLP exporter alone (about 22 MB), not
+    the app's modules (openai, MCP, readiness: 94 MB when it once imported them)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import {ProcessSpanExporter.__module__}, sys; print(*sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    ours = {name for name in loaded if name == "api" or name.startswith("api.")}
+    assert ours == {"api", "api.observability", "api.observability.export_process", "api.observability.otlp"}
+    assert not {"openai", "fastapi", "sqlalchemy", "mcp"} & set(loaded)

@@ -12,7 +12,8 @@ from opentelemetry.trace import SpanKind, StatusCode, format_span_id
 
 from api.config import Settings
 from api.errors import UpstreamError
-from api.observability.export import ExportState, MonitoredExporter, export_health, traces_url
+from api.observability.export import ExportState, MonitoredExporter, export_health
+from api.observability.otlp import traces_url
 from api.observability.tracing import AGENT, REQUEST_SPAN_KEY, SESSION_KEY, Tracing
 
 REQUEST = {"model": "gpt-4o", "messages": [{"role": "user", "content": "secret question"}], "temperature": 0}
