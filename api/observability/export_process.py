@@ -45,6 +45,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.util.types import Attributes
 
+from api.observability.logging import configure_logging
 from api.observability.otlp import EXPORT_TIMEOUT_SECONDS, otlp_exporter
 
 log = logging.getLogger("api.tracing")
@@ -67,6 +68,8 @@ class ChildConfig:
     api_key: str | None
     resource_attributes: dict[str, Any]
     resource_schema_url: str | None = None
+    log_level: str = "WARNING"
+    log_format: str = "json"
 
 
 # ---- spans as plain values (pure: the two halves of the trip) -------------------------
@@ -292,12 +295,12 @@ def main() -> int:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the replies
     requests = sys.stdin.buffer
-    logging.basicConfig(level=logging.WARNING, format="span export process: %(levelname)s %(name)s: %(message)s")
-
     settings = read_frame(requests)
     if settings is None:
         return 0
     config = ChildConfig(**settings)
+    # The gateway's own log lines (JSON, secrets redacted), on stderr: stdout is the replies'.
+    configure_logging(config.log_level, config.log_format)
     exporter = otlp_exporter(config.endpoint, config.api_key)
     resource = Resource(config.resource_attributes, config.resource_schema_url)
     while (records := read_frame(requests)) is not None:

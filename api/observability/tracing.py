@@ -204,6 +204,7 @@ class Tracing:
         self._api_key = settings.phoenix_api_key.get_secret_value() if settings.phoenix_api_key else None
         self._exporter = exporter
         self._export_process = settings.trace_export_process
+        self._log_level, self._log_format = settings.log_level, settings.log_format
         self._limits = span_limits(settings)
         self._provider: TracerProvider | None = None
         self._monitored: MonitoredExporter | None = None
@@ -233,7 +234,14 @@ class Tracing:
         if not self._export_process:
             return otlp_exporter(str(self.endpoint), self._api_key)
         exporter = ProcessSpanExporter(
-            ChildConfig(str(self.endpoint), self._api_key, dict(resource.attributes), resource.schema_url)
+            ChildConfig(
+                str(self.endpoint),
+                self._api_key,
+                dict(resource.attributes),
+                resource.schema_url,
+                log_level=self._log_level,
+                log_format=self._log_format,
+            )
         )
         exporter.start()
         return exporter

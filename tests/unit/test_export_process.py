@@ -162,5 +162,11 @@ def test_the_export_process_loads_no_other_part_of_the_gateway():
         check=True,
     ).stdout.split()
     ours = {name for name in loaded if name == "api" or name.startswith("api.")}
-    assert ours == {"api", "api.observability", "api.observability.export_process", "api.observability.otlp"}
+    assert ours == {
+        "api",
+        "api.observability",
+        "api.observability.export_process",
+        "api.observability.logging",
+        "api.observability.otlp",
+    }
     assert not {"openai", "fastapi", "sqlalchemy", "mcp"} & set(loaded)
