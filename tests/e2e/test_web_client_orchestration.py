@@ -120,6 +120,8 @@ def test_a_failing_task_shows_its_error_and_its_dependant_is_skipped(page, orch_
     expect(failed.get_by_test_id("step-status")).to_have_text(FAILED)
     expect(failed.get_by_test_id("task-error")).not_to_be_empty()
     expect(failed.get_by_test_id("task-result")).to_have_count(0)
+    reason = failed.get_by_test_id("task-error").inner_text()
+    assert failed.inner_text().count(reason) == 1, "the reason is shown once, not also as a progress line"
     expect(skipped).to_have_attribute("data-state", "skipped")
     expect(skipped.get_by_test_id("step-status")).to_have_text("skipped")
     expect(skipped.get_by_test_id("task-agent")).to_have_text("agent: reasoning · after t2")

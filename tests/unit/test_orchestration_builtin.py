@@ -80,5 +80,26 @@ async def test_a_loop_ending_in_step_error_fails_the_task_with_its_reason():
             AnswerText("never used"),
         ]
     )
+    shown: list = []
+
+    async def follow() -> None:
+        async for update in ReasoningTaskAgent(loop).run(TASK, context()):  # type: ignore[arg-type]
+            shown.append(update)
+
     with pytest.raises(TaskFailed, match="valid step after a retry: not JSON"):
-        await collect(ReasoningTaskAgent(loop))  # type: ignore[arg-type]
+        await follow()
+    assert shown == []  # the error is the task's failure, shown once as its result, not as progress too
+
+
+async def test_an_error_the_loop_recovers_from_is_still_progress():
+    loop = ScriptedLoop(
+        [
+            events.error(1, "tool get_weather failed: timeout", "tool_error"),
+            events.planning(2, STEP),
+            events.reasoning_complete(2, "finished"),
+            AnswerText("Sunny."),
+        ]
+    )
+    updates = await collect(ReasoningTaskAgent(loop))  # type: ignore[arg-type]
+    assert [type(update).__name__ for update in updates] == ["Progress", "Progress", "Finished"]
+    assert "get_weather failed" in updates[0].message

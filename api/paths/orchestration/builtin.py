@@ -47,6 +47,9 @@ class ReasoningTaskAgent:
         )
         answer: list[str] = []
         last_error: str | None = None
+        # An error event is held back one event: when the loop then ends in step_error, the
+        # error is the task's failure and is shown once, as its result, not also as progress.
+        held: Progress | None = None
         async with aclosing(self.agent.run(call)) as outputs:
             async for output in outputs:
                 if isinstance(output, AnswerText):
@@ -54,10 +57,19 @@ class ReasoningTaskAgent:
                 elif isinstance(output, ReasoningEvent):
                     if output.type == "reasoning_complete" and output.metadata["stop_reason"] == "step_error":
                         raise TaskFailed(last_error or "the reasoning agent could not produce a valid step")
+                    if held is not None:
+                        yield held
+                        held = None
                     if output.error is not None:
                         last_error = output.error["message"]
                     if output.type in _SHOWN:
-                        yield Progress(progress_text(output), {"reasoning_event": output.type})
+                        progress = Progress(progress_text(output), {"reasoning_event": output.type})
+                        if output.error is not None:
+                            held = progress
+                        else:
+                            yield progress
+        if held is not None:
+            yield held
         yield Finished("".join(answer))
 
 
