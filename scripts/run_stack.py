@@ -39,8 +39,10 @@ LITELLM_BIN = REPO / ".tools" / "litellm" / "bin" / "litellm"
 PHOENIX_BIN = REPO / ".tools" / "phoenix" / "bin" / "phoenix"
 DATA = REPO / "data"
 DEFAULT_FAKE_MODEL_PORT = 9100
-# The demo A2A agent (make run-demo); config/agents.yaml lists it on this port.
+# The demo A2A agent (make run-demo); config/agents.yaml lists it on this port, and the demo
+# gives the API a copy that names DEMO_A2A_PORT instead.
 DEFAULT_DEMO_A2A_PORT = 8002
+DEMO_AGENT = "demo-a2a"
 PHOENIX_URL = "http://127.0.0.1:6006"
 # Phoenix reaches for the internet at start-up (fonts, sandboxes, an assistant, telemetry)
 # unless told not to.
@@ -75,6 +77,17 @@ def fake_model_port(env: dict[str, str]) -> int:
 def demo_a2a_port(env: dict[str, str]) -> int:
     """DEMO_A2A_PORT (.env or the shell), else 8002."""
     return port_setting(env, "DEMO_A2A_PORT", DEFAULT_DEMO_A2A_PORT)
+
+
+def demo_agents_config(source: dict, port: int) -> dict:
+    """config/agents.yaml with the demo agent's card on `port` (DEMO_A2A_PORT); the others as they are."""
+    agents = [
+        {**agent, "url": agent["url"].replace(f":{DEFAULT_DEMO_A2A_PORT}/", f":{port}/")}
+        if agent.get("name") == DEMO_AGENT
+        else agent
+        for agent in source.get("agents") or []
+    ]
+    return {**source, "agents": agents}
 
 
 def port_setting(env: dict[str, str], name: str, default: int) -> int:
@@ -189,6 +202,16 @@ def main() -> int:
     if args.demo and not (os.environ.get("ROUTING_POLICY_CONFIG") or env.get("ROUTING_POLICY_CONFIG")):
         # The demo shows policy routing too: its local-llama is the fake model.
         api_env["ROUTING_POLICY_CONFIG"] = str(REPO / "config" / "routing_policy.example.yaml")
+    if args.demo and not (os.environ.get("ORCHESTRATION_AGENTS_CONFIG") or env.get("ORCHESTRATION_AGENTS_CONFIG")):
+        # The demo agent runs on DEMO_A2A_PORT: the API's agents file must say that port.
+        source = REPO / "config" / "agents.yaml"
+        agents_path = workdir("api") / "agents.yaml"
+        agents = demo_agents_config(yaml.safe_load(source.read_text()), demo_a2a_port(env))
+        agents_path.write_text(
+            f"# Written by scripts/run_stack.py from {source.relative_to(REPO)}\n"
+            + yaml.safe_dump(agents, sort_keys=False)
+        )
+        api_env["ORCHESTRATION_AGENTS_CONFIG"] = str(agents_path)
     if PHOENIX_BIN.exists():
         add_phoenix(manager, env, litellm_env, api_env)
     else:

@@ -50,6 +50,16 @@ def test_the_demo_a2a_agents_port_is_a_setting_and_the_one_config_agents_yaml_li
     assert f"127.0.0.1:{run_stack.DEFAULT_DEMO_A2A_PORT}/" in listed[0]["url"]
 
 
+def test_the_demo_gives_the_api_the_demo_agent_on_demo_a2a_port():
+    source = yaml.safe_load((REPO / "config" / "agents.yaml").read_text())
+    source["agents"].append({"name": "elsewhere", "url": "http://10.0.0.9:8002/.well-known/agent-card.json"})
+    moved = run_stack.demo_agents_config(source, 8102)["agents"]
+    assert moved[0]["name"] == run_stack.DEMO_AGENT
+    assert moved[0]["url"] == "http://127.0.0.1:8102/.well-known/agent-card.json"
+    assert moved[1] == source["agents"][1]  # another agent on the same port number is left alone
+    assert run_stack.demo_agents_config(source, run_stack.DEFAULT_DEMO_A2A_PORT) == source
+
+
 @pytest.mark.parametrize("name", ["litellm_config.yaml", "litellm_demo_config.yaml"])
 def test_litellm_exports_spans_only_when_a_collector_listens(name):
     source = yaml.safe_load((REPO / "config" / name).read_text())
