@@ -90,6 +90,19 @@ def demo_agents_config(source: dict, port: int) -> dict:
     return {**source, "agents": agents}
 
 
+def user_setting(env: dict[str, str], name: str) -> str | None:
+    """What the user set: the shell first, then .env."""
+    return os.environ.get(name) or env.get(name)
+
+
+def write_copy(path: Path, source: Path, config: dict) -> Path:
+    """`config`, derived from the file `source`, written to `path` with a line saying so."""
+    path.write_text(
+        f"# Written by scripts/run_stack.py from {source.relative_to(REPO)}\n" + yaml.safe_dump(config, sort_keys=False)
+    )
+    return path
+
+
 def port_setting(env: dict[str, str], name: str, default: int) -> int:
     value = env.get(name) or str(default)
     if not value.isdigit() or not 0 < int(value) < 65536:
@@ -196,22 +209,15 @@ def main() -> int:
     # the app's environment first on PATH so stdio MCP servers installed there are found.
     api_path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     api_env = {**os.environ, "PATH": api_path, "PYTHONUNBUFFERED": "1"}
-    api_env["SHUTDOWN_DRAIN_SECONDS"] = local_drain_seconds(
-        os.environ.get("SHUTDOWN_DRAIN_SECONDS") or env.get("SHUTDOWN_DRAIN_SECONDS")
-    )
-    if args.demo and not (os.environ.get("ROUTING_POLICY_CONFIG") or env.get("ROUTING_POLICY_CONFIG")):
+    api_env["SHUTDOWN_DRAIN_SECONDS"] = local_drain_seconds(user_setting(env, "SHUTDOWN_DRAIN_SECONDS"))
+    if args.demo and not user_setting(env, "ROUTING_POLICY_CONFIG"):
         # The demo shows policy routing too: its local-llama is the fake model.
         api_env["ROUTING_POLICY_CONFIG"] = str(REPO / "config" / "routing_policy.example.yaml")
-    if args.demo and not (os.environ.get("ORCHESTRATION_AGENTS_CONFIG") or env.get("ORCHESTRATION_AGENTS_CONFIG")):
+    if args.demo and not user_setting(env, "ORCHESTRATION_AGENTS_CONFIG"):
         # The demo agent runs on DEMO_A2A_PORT: the API's agents file must say that port.
         source = REPO / "config" / "agents.yaml"
-        agents_path = workdir("api") / "agents.yaml"
         agents = demo_agents_config(yaml.safe_load(source.read_text()), demo_a2a_port(env))
-        agents_path.write_text(
-            f"# Written by scripts/run_stack.py from {source.relative_to(REPO)}\n"
-            + yaml.safe_dump(agents, sort_keys=False)
-        )
-        api_env["ORCHESTRATION_AGENTS_CONFIG"] = str(agents_path)
+        api_env["ORCHESTRATION_AGENTS_CONFIG"] = str(write_copy(workdir("api") / "agents.yaml", source, agents))
     if PHOENIX_BIN.exists():
         add_phoenix(manager, env, litellm_env, api_env)
     else:
@@ -221,10 +227,7 @@ def main() -> int:
     config = litellm_config(
         yaml.safe_load(config_path.read_text()), export_spans="PHOENIX_COLLECTOR_HTTP_ENDPOINT" in litellm_env
     )
-    (litellm_dir / "config.yaml").write_text(
-        f"# Written by scripts/run_stack.py from {config_path.relative_to(REPO)}\n"
-        + yaml.safe_dump(config, sort_keys=False)
-    )
+    write_copy(litellm_dir / "config.yaml", config_path, config)
     manager.add_process(
         "litellm",
         f"{LITELLM_BIN} --config {litellm_dir / 'config.yaml'} --host 127.0.0.1 --port 4000",

@@ -28,16 +28,14 @@ class ChatRouteMiddleware:
         self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        record, client = record_of(scope), client_of(scope)
-        direct = (
+        chat = (
             scope["type"] == "http"
             and scope["path"] == CHAT_PATH
             and scope["method"] == "POST"
             and not scope.get("root_path")
-            and record is not None
-            and client is not None
         )
-        if not direct:
+        record, client = (record_of(scope), client_of(scope)) if chat else (None, None)
+        if record is None or client is None:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)

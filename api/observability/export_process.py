@@ -84,11 +84,6 @@ def _context(record: tuple[int, int, bool, int, tuple[tuple[str, str], ...]]) ->
     return SpanContext(trace_id, span_id, is_remote, TraceFlags(flags), TraceState(list(state)))
 
 
-def _dropped(value: object) -> int:
-    """How many items the SDK's bounded collections dropped (0 for a plain one)."""
-    return getattr(value, "dropped", 0)
-
-
 def span_record(span: ReadableSpan) -> tuple[Any, ...]:
     """A finished span as a tuple of ints, strings, dicts and tuples: cheap to pickle."""
     scope = span.instrumentation_scope
