@@ -19,6 +19,7 @@ async def copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
     try:
         while data := await reader.read(65536):
             writer.write(data)
+            await writer.drain()  # a slow reader holds the other side back, as a real hop would
     finally:
         writer.close()
 

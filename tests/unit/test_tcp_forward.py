@@ -27,6 +27,8 @@ async def test_bytes_cross_the_forwarder_both_ways_and_a_close_reaches_the_clien
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 break
             await asyncio.sleep(0.02)
+        else:
+            raise AssertionError(f"the forwarder never listened on {port}")
         writer.write(b"hello")
         await writer.drain()
         assert await asyncio.wait_for(reader.read(), timeout=5) == b"echo:hello"
