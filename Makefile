@@ -12,6 +12,7 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/uv/bin/uv)
 LITELLM_ENV := $(TOOLS)/litellm
 PHOENIX_ENV := $(TOOLS)/phoenix
+DEPLOYED_ENV := $(TOOLS)/deployed
 PORTKEY_DIR := $(TOOLS)/portkey
 # The fake model's port for `make fake-upstream` (`make run-demo` reads FAKE_MODEL_PORT from .env).
 FAKE_MODEL_PORT ?= 9100
@@ -28,18 +29,26 @@ $(TOOLS)/uv/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)/uv
 	$(TOOLS)/uv/bin/pip install --quiet uv==$(UV_VERSION)
 
+# --compile-bytecode, as the image does (Dockerfile): where Python writes no .pyc files itself
+# (PYTHONDONTWRITEBYTECODE, a read-only venv) every start compiled every module again; the
+# price table's 1.6 MB source alone took a second and a 56 MB passing peak of memory.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+	@touch $@
+
+# The runtime dependencies alone, as the image installs them: the bench runs our servers on it.
+$(DEPLOYED_ENV)/.installed: pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(DEPLOYED_ENV) $(UV) sync --frozen --no-dev --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 $(LITELLM_ENV)/.installed: scripts/requirements/litellm.txt | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LITELLM_ENV)
-	$(UV) pip sync --quiet --python $(LITELLM_ENV)/bin/python scripts/requirements/litellm.txt
+	$(UV) pip sync --quiet --compile-bytecode --python $(LITELLM_ENV)/bin/python scripts/requirements/litellm.txt
 	@touch $@
 
 $(PHOENIX_ENV)/.installed: scripts/requirements/phoenix.txt | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(PHOENIX_ENV)
-	$(UV) pip sync --quiet --python $(PHOENIX_ENV)/bin/python scripts/requirements/phoenix.txt
+	$(UV) pip sync --quiet --compile-bytecode --python $(PHOENIX_ENV)/bin/python scripts/requirements/phoenix.txt
 	@touch $@
 
 # Portkey's gateway for the bench, pinned by bench/portkey/package-lock.json (`npm ci`: the lock as is).
@@ -54,6 +63,9 @@ install: $(VENV)/.installed ## Install the app and dev tools into .venv from uv.
 
 .PHONY: install-litellm
 install-litellm: $(LITELLM_ENV)/.installed ## Install the LiteLLM proxy into its own environment (.tools/litellm)
+
+.PHONY: install-deployed
+install-deployed: $(DEPLOYED_ENV)/.installed ## Install the runtime dependencies alone (no dev group, as in the image) into .tools/deployed for the bench's servers
 
 .PHONY: install-portkey
 install-portkey: $(PORTKEY_DIR)/.installed ## Install Portkey's open-source gateway (Node, npm) into .tools/portkey for the bench
@@ -183,15 +195,15 @@ bench-tools: ## Install the load generator and nginx (Debian wrk, nginx-light; t
 		service nginx stop >/dev/null 2>&1 || true; }
 
 .PHONY: bench
-bench: install install-litellm install-portkey bench-tools ## Benchmark the gateway beside LiteLLM, Portkey and a bare hop (< 10 min); writes docs/benchmarks.*
+bench: install install-deployed install-litellm install-portkey bench-tools ## Benchmark the gateway beside LiteLLM, Portkey and a bare hop (< 10 min); writes docs/benchmarks.*
 	$(VENV)/bin/python bench/run_bench.py
 
 .PHONY: bench-features
-bench-features: install bench-tools ## What each gateway feature costs: gateway variants beside the bare hop, interleaved (~2 min)
+bench-features: install install-deployed bench-tools ## What each gateway feature costs: gateway variants beside the bare hop, interleaved (~2 min)
 	$(VENV)/bin/python bench/feature_costs.py
 
 .PHONY: bench-quick
-bench-quick: install install-litellm install-portkey bench-tools ## A two-minute smoke run of the benchmark harness (numbers not kept)
+bench-quick: install install-deployed install-litellm install-portkey bench-tools ## A two-minute smoke run of the benchmark harness (numbers not kept)
 	$(VENV)/bin/python bench/run_bench.py --quick
 
 .PHONY: lint
