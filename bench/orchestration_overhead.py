@@ -137,10 +137,12 @@ def markdown_section(results: dict) -> list[str]:
             f"| {kind} | {row['llm_calls']} | {row['p50_ms']:.1f} | {cpu:.2f} | {cpu / row['llm_calls']:.2f} |"
         )
     own, passthrough = run["orchestrator_own_cpu_ms"], run["passthrough_cpu_ms"]
+    # CPU time comes in clock ticks (10 ms): a smoke run's few passthrough requests can read 0.
+    ratio = f"{own / passthrough:.1f}× a passthrough request" if passthrough > 0 else "passthrough too short to time"
     lines += [
         "",
         f"The orchestrator's own part (orchestration − {TASKS} × reasoning): {own:.2f} ms of gateway CPU per request, "
-        f"{own / passthrough:.1f}× a passthrough request; it makes two LLM calls of its own (the plan, the answer). "
+        f"{ratio}; it makes two LLM calls of its own (the plan, the answer). "
         f"{profile['rounds']} round(s) of {profile['requests']} requests per kind, interleaved; medians of the rounds.",
     ]
     return lines

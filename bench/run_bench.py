@@ -73,6 +73,10 @@ MASTER_KEY = "sk-bench-master-key"
 #: Replicas' audit writers inserting at once into the one Postgres (each one batch in flight).
 AUDIT_WRITERS = 4
 LITELLM_BIN = Path(os.environ.get("LITELLM_BIN", REPO / ".tools" / "litellm" / "bin" / "litellm"))
+#: Our servers (the gateway, the bare hop) run on the runtime dependencies alone, as the image
+#: installs them (`make install-deployed`): the dev group's packages change what they load
+#: (structlog imports rich when it is there, about 10 MB in each gateway process).
+SERVER_PYTHON = Path(os.environ.get("BENCH_SERVER_PYTHON", REPO / ".tools" / "deployed" / "bin" / "python"))
 #: Portkey's gateway as `make install-portkey` puts it (bench/portkey/package-lock.json pins it).
 PORTKEY_DIR = Path(os.environ.get("PORTKEY_DIR", REPO / ".tools" / "portkey"))
 PORTKEY_PACKAGE = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway"
@@ -139,6 +143,8 @@ class Stack:
     (`wait_ready`): started one by one, they took most of a quick run."""
 
     def __init__(self, workdir: Path) -> None:
+        if not SERVER_PYTHON.exists():
+            raise SystemExit(f"{SERVER_PYTHON} is missing: run `make install-deployed` (the bench targets do)")
         self.workdir = workdir
         self.processes: list[ServerProcess] = []
         self._booting: list[tuple[ServerProcess, str]] = []
@@ -242,7 +248,11 @@ class Stack:
         self, name: str, upstream: str, api_key: str, extra: dict[str, str] | None = None, workers: int | None = None
     ) -> ServerProcess:
         """Our gateway, with every feature on: auth, routing, metrics, audit, tracing. One
-        process unless `workers` (uvicorn's `--workers`, metrics merged across them)."""
+        process unless `workers` (uvicorn's `--workers`, metrics merged across them).
+
+        Started as deploy/kubernetes/deployment.yaml starts it: the audit schema migrated by a
+        step of its own first (there, an init container), the gateway with
+        AUDIT_MIGRATE_ON_START=false, so its memory is a deployed gateway's (no Alembic)."""
         env = {
             "LLM_BASE_URL": upstream,
             "LLM_API_KEY": api_key,
@@ -251,10 +261,16 @@ class Stack:
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",
             "MCP_SERVERS_CONFIG": str(self.workdir / "no-mcp.yaml"),
+            "AUDIT_MIGRATE_ON_START": "false",
             **(extra or {}),
         }
         command = [
-            sys.executable,
+            # `exec`: the pid the harness measures and stops is the gateway's.
+            "sh",
+            "-c",
+            f'"{SERVER_PYTHON}" -m api.audit.migrate upgrade && exec "$@"',
+            "migrate-then-serve",
+            str(SERVER_PYTHON),
             "-m",
             "uvicorn",
             "--factory",
@@ -301,7 +317,7 @@ class Stack:
 
     def bare_hop(self, name: str, upstream: str) -> ServerProcess:
         command = [
-            sys.executable,
+            str(SERVER_PYTHON),
             "-m",
             "uvicorn",
             "--factory",
