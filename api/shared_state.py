@@ -9,21 +9,24 @@ says `degraded` while Redis is out, and the metrics count each fallback.
 
 The client is built with short socket timeouts and one retry (a connection reset after a
 Redis restart is retried once), so a Redis that hangs costs a request at most about a second.
+
+redis-py is imported only when Redis is configured: it loads `cryptography` with it, about
+16 MB resident that a single gateway without Redis would carry for nothing. The features catch
+`SharedState.errors`, which is empty without Redis (tests/unit/test_startup_footprint.py).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from api.readiness import ComponentHealth
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = structlog.get_logger(__name__)
 
@@ -39,8 +42,19 @@ class SharedStateListener(Protocol):
     def shared_state_fallback(self, feature: str) -> None: ...
 
 
+def redis_errors() -> tuple[type[Exception], ...]:
+    """What a failed Redis call raises (importing redis-py: call it only with Redis configured)."""
+    from redis.exceptions import RedisError
+
+    return (RedisError,)
+
+
 def redis_client(url: str) -> Redis:
     """A Redis client that gives up quickly (no I/O until first use)."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     return Redis.from_url(
         url,
         socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
@@ -67,6 +81,9 @@ class SharedState:
         self.error: str | None = None  # why Redis is out; None while it is usable
         self._retry_at = 0.0
         self.fallbacks = 0
+        # What the features catch from a Redis call; `except ()` catches nothing, as it should
+        # when there is no Redis to fail.
+        self.errors: tuple[type[Exception], ...] = redis_errors() if redis is not None else ()
         if redis is not None and listener is not None:
             listener.shared_state_changed(True)
 
@@ -134,7 +151,7 @@ class SharedStateCheck:
             # Nothing has tried Redis since the retry time: look, so an idle replica recovers too.
             try:
                 await self.state.redis.ping()
-            except RedisError as exc:
+            except self.state.errors as exc:
                 self.state.fall_back("readiness", exc)
             else:
                 self.state.succeeded()

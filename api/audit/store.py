@@ -18,7 +18,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.audit import migrate
 from api.audit.engine import display_url, make_engine
 from api.audit.models import AUDIT_FIELDS, TABLE_NAME, AuditRow
 from api.audit.query import AuditQuery, Cursor
@@ -65,6 +64,11 @@ class AuditStore:
 
     async def migrate(self) -> None:
         """Upgrade the schema to the newest revision (a no-op when it is there already)."""
+        # Alembic (and Mako under it) is about 17 MB resident: imported only by a gateway that
+        # migrates, not by one started as deploy/kubernetes starts it (AUDIT_MIGRATE_ON_START=false
+        # behind an init container).
+        from api.audit import migrate
+
         with self._translated("migrating"):
             async with self.engine.begin() as connection:
                 await connection.run_sync(migrate.upgrade)

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
-from redis.exceptions import RedisError
 
 from api.audit.store import AuditStore, AuditStoreUnavailable
 from api.clients.budget import Ledger, period_of
@@ -104,7 +103,7 @@ class ClientLimits:
             return await self._admit(client, record, self.local)
         try:
             admission = await self._admit(client, record, self.shared)
-        except RedisError as exc:
+        except self.state.errors as exc:
             self.state.fall_back("limits", exc)
             return await self._admit(client, record, self.local)
         except GatewayError:  # a refusal: Redis answered
@@ -133,7 +132,7 @@ class ClientLimits:
                 )
             if cost:
                 await counters.ledger.add(client.name, period_of(self.clock(), limits.budget_period), cost)
-        except RedisError as exc:  # a lease left behind expires (api/clients/concurrency.py)
+        except self.state.errors as exc:  # a lease left behind expires (api/clients/concurrency.py)
             log.warning("client_limits_settle_failed", client=client.name, error=str(exc))
             self.state.fall_back("limits", exc)
 
@@ -151,7 +150,7 @@ class ClientLimits:
                     spent = await store.spent_since(client.name, period.start)
                     for counters in self._all():
                         await counters.ledger.seed(client.name, period, spent)
-            except (AuditStoreUnavailable, RedisError, TimeoutError) as exc:
+            except (AuditStoreUnavailable, TimeoutError, *self.state.errors) as exc:
                 log.warning("budget_seed_failed", client=client.name, error=str(exc) or type(exc).__name__)
 
     def _all(self) -> list[Counters]:

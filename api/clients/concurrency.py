@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = structlog.get_logger(__name__)
 
@@ -119,6 +120,8 @@ class RedisSlots:
                 await self._renewer
 
     async def _renew_forever(self) -> None:
+        from redis.exceptions import RedisError  # only Redis slots renew: see api/shared_state.py
+
         while True:
             await asyncio.sleep(self.ttl_ms / 3000)
             held = dict(self._held)

@@ -8,14 +8,16 @@ limit: usage settled after the answer must be counted even when it overshoots.
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from redis.asyncio import Redis
 
 from api.clients.headers import WindowState
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 Kind = Literal["requests", "tokens"]
 _NO_CEILING = 2**62

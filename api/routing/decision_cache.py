@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from cachetools import TTLCache
-from redis.exceptions import RedisError
 
 from api.routing.decision import RoutePath
 from api.shared_state import SharedState
@@ -90,7 +89,7 @@ class DecisionCache:
             return None
         try:
             value = await redis.get(self.key_of(key))
-        except RedisError as exc:
+        except self.state.errors as exc:
             self.state.fall_back(FEATURE, exc)
             return None
         self.state.succeeded()
@@ -102,7 +101,7 @@ class DecisionCache:
         if redis is not None and self.state.usable():
             try:
                 lock = await self._lock_or_wait(key)
-            except RedisError as exc:
+            except self.state.errors as exc:
                 self.state.fall_back(FEATURE, exc)
             else:
                 if isinstance(lock, RoutePath):  # another replica decided while we waited
@@ -116,7 +115,7 @@ class DecisionCache:
                     await redis.set(self.key_of(key), path.value, px=self.ttl_ms)
                 if isinstance(lock, str):
                     await redis.delete(self._lock_key(key))
-            except RedisError as exc:
+            except self.state.errors as exc:
                 self.state.fall_back(FEATURE, exc)
         return path
 
