@@ -203,7 +203,7 @@ bench-features: install install-deployed bench-tools ## What each gateway featur
 	$(VENV)/bin/python bench/feature_costs.py
 
 .PHONY: bench-quick
-bench-quick: install install-deployed install-litellm install-portkey bench-tools ## A two-minute smoke run of the benchmark harness (numbers not kept)
+bench-quick: install install-deployed install-litellm install-portkey bench-tools ## A one-minute smoke run of the benchmark harness (numbers not kept)
 	$(VENV)/bin/python bench/run_bench.py --quick
 
 .PHONY: lint
