@@ -303,7 +303,9 @@ def chart(results: dict, path: Path) -> None:
         axis.set_title(title)
         axis.set_ylabel(unit)
         axis.set_yscale("log")
-    left.legend(fontsize=8)
-    fig.tight_layout()
+    # Below both plots, not inside one: there it covered the tallest bars (direct, at c=1).
+    handles, names = left.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
