@@ -81,15 +81,18 @@ class SharedState:
         self.error: str | None = None  # why Redis is out; None while it is usable
         self._retry_at = 0.0
         self.fallbacks = 0
-        # What the features catch from a Redis call; `except ()` catches nothing, as it should
-        # when there is no Redis to fail.
-        self.errors: tuple[type[Exception], ...] = redis_errors() if redis is not None else ()
         if redis is not None and listener is not None:
             listener.shared_state_changed(True)
 
     @classmethod
     def from_url(cls, url: str | None, listener: SharedStateListener | None = None) -> SharedState:
         return cls(redis_client(url) if url else None, listener=listener)
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """What the features catch from a Redis call. `except ()` catches nothing, as it should
+        when there is no Redis to fail; an `except` clause reads it only when something was raised."""
+        return redis_errors() if self.redis is not None else ()
 
     @property
     def shared(self) -> bool:

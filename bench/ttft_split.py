@@ -64,13 +64,9 @@ async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.lower().split(b"\r\n")
             length = next(
-                (
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                ),
-                0,
+                (int(line[len(b"content-length:") :]) for line in lines if line.startswith(b"content-length:")), 0
             )
             await reader.readexactly(length)
             arrived = time.perf_counter()

@@ -24,14 +24,14 @@ def test_only_a_stamped_chunk_reads_as_stamps() -> None:
 async def test_a_hop_forwards_the_stamps_and_each_stream_splits_in_two(tmp_path: Path, client: str) -> None:
     upstream_port = free_port()
     upstream = asyncio.create_task(serve(upstream_port))
+    port = free_port()
     hop = ServerProcess(
         f"asgi-hop-{client}",
-        [sys.executable, "-m", "uvicorn", "--factory", "bench.asgi_hop:create_app", "--port", str(free_port())],
-        0,
+        [sys.executable, "-m", "uvicorn", "--factory", "bench.asgi_hop:create_app", "--port", str(port)],
+        port,
         tmp_path / "hop.log",
         env={"ASGI_HOP_UPSTREAM": f"http://127.0.0.1:{upstream_port}/v1", "ASGI_HOP_CLIENT": client},
     )
-    hop.port = int(hop.command[-1])
     try:
         await asyncio.to_thread(hop.start, "/")
         direct = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
